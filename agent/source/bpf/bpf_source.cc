@@ -1,0 +1,220 @@
+#include "source/bpf/bpf_source.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstring>
+#include <fmt/format.h>
+#include <mutex>
+
+#include "ktrail_bpf.skel.h"
+#include "source/bpf/syscall_table.h"
+
+namespace ktrail::bpf {
+namespace {
+
+// libbpf's messages: debug chatter to spdlog's debug level; warnings kept so
+// that a failed load can say why (the verifier's last lines).
+std::string g_last_libbpf_warning;
+std::mutex g_libbpf_mu;
+
+int libbpf_log(enum libbpf_print_level level, const char* fmt, va_list args) {
+    va_list copy;
+    va_copy(copy, args);
+    int n = vsnprintf(nullptr, 0, fmt, copy);
+    va_end(copy);
+    std::string line(n > 0 ? n : 0, '\0');
+    if (n > 0) vsnprintf(line.data(), line.size() + 1, fmt, args);
+    while (!line.empty() && line.back() == '\n') line.pop_back();
+    if (level == LIBBPF_DEBUG) {
+        spdlog::debug("libbpf: {}", line);
+    } else {
+        std::lock_guard lock(g_libbpf_mu);
+        g_last_libbpf_warning = line;
+        spdlog::debug("libbpf: {}", line);
+    }
+    return 0;
+}
+
+std::string last_libbpf_warning() {
+    std::lock_guard lock(g_libbpf_mu);
+    return g_last_libbpf_warning;
+}
+
+int on_ring_record(void* ctx, void* data, size_t size) {
+    auto* handler = static_cast<RecordHandler*>(ctx);
+    (*handler)(std::span<const uint8_t>(static_cast<const uint8_t*>(data), size));
+    return 0;
+}
+
+Result<void> map_update(bpf_map* map, const void* key, const void* value, const char* what) {
+    if (bpf_map_update_elem(bpf_map__fd(map), key, value, BPF_ANY) != 0)
+        return fail(fmt::format("cannot fill the BPF map {}: {}", what, strerror(errno)));
+    return {};
+}
+
+Result<void> add_prefix(bpf_map* map, const std::string& path, uint32_t verdict) {
+    if (path.empty() || path[0] != '/')
+        return fail(fmt::format("path filter '{}' is not absolute: give a path starting with '/'", path));
+    // Directories match everything below them; "/" matches everything.
+    std::string prefix = path;
+    struct stat st{};
+    if (prefix != "/" && stat(prefix.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && prefix.back() != '/')
+        prefix += '/';
+    if (prefix.size() > KT_PREFIX_MAX)
+        return fail(fmt::format("path filter '{}' is longer than {} bytes", path, KT_PREFIX_MAX));
+    kt_prefix_key key{};
+    key.prefixlen = prefix == "/" ? 8 : static_cast<uint32_t>(prefix.size() * 8);
+    memcpy(key.path, prefix.data(), prefix.size());
+    uint32_t existing = 0;
+    if (bpf_map_lookup_elem(bpf_map__fd(map), &key, &existing) == 0 && key.prefixlen == prefix.size() * 8)
+        verdict |= existing;
+    return map_update(map, &key, &verdict, "kt_path_filter");
+}
+
+}  // namespace
+
+uint64_t KernelCounters::total(kt_counter c) const {
+    uint64_t t = 0;
+    for (const auto& k : by_kind) t += k[c];
+    return t;
+}
+
+void BpfSource::SkelDeleter::operator()(ktrail_bpf* s) const { ktrail_bpf__destroy(s); }
+void BpfSource::LinkDeleter::operator()(bpf_link* l) const { bpf_link__destroy(l); }
+void BpfSource::RingDeleter::operator()(ring_buffer* r) const { ring_buffer__free(r); }
+
+Result<void> check_prerequisites() {
+    if (geteuid() != 0)
+        return fail("ktraild needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN) to load its BPF programs: run it with sudo");
+    if (access("/sys/kernel/btf/vmlinux", R_OK) != 0)
+        return fail("this kernel exposes no BTF (/sys/kernel/btf/vmlinux is missing): ktrail needs a kernel built with CONFIG_DEBUG_INFO_BTF=y");
+    return {};
+}
+
+Result<std::unique_ptr<BpfSource>> BpfSource::start(const BpfOptions& options, RecordHandler on_record) {
+    if (auto ok = check_prerequisites(); !ok) return std::unexpected(ok.error());
+    libbpf_set_print(libbpf_log);
+
+    std::unique_ptr<BpfSource> src(new BpfSource());
+    src->on_record_ = std::move(on_record);
+    src->skel_.reset(ktrail_bpf__open());
+    if (!src->skel_) return fail(fmt::format("cannot open the BPF object: {}", strerror(errno)));
+
+    size_t rb = options.ringbuf_bytes;
+    if (rb < 4096 || (rb & (rb - 1)) != 0)
+        return fail(fmt::format("ring buffer size {} must be a power of two of at least 4096 bytes", rb));
+    bpf_map__set_max_entries(src->skel_->maps.kt_events, rb);
+
+    if (int err = ktrail_bpf__load(src->skel_.get()); err != 0) {
+        return fail(fmt::format("the kernel refused ktrail's BPF programs ({}): {}; run with --log-level debug for the verifier log",
+                                strerror(-err), last_libbpf_warning()));
+    }
+    if (auto ok = src->configure(options); !ok) return std::unexpected(ok.error());
+    if (auto ok = src->attach_all(); !ok) return std::unexpected(ok.error());
+
+    src->ring_.reset(ring_buffer__new(bpf_map__fd(src->skel_->maps.kt_events), on_ring_record,
+                                      &src->on_record_, nullptr));
+    if (!src->ring_) return fail(fmt::format("cannot map the BPF ring buffer: {}", strerror(errno)));
+    return src;
+}
+
+Result<void> BpfSource::configure(const BpfOptions& options) {
+    auto* maps = &skel_->maps;
+    kt_config cfg{};
+    cfg.agent_pid = static_cast<uint32_t>(getpid());
+    cfg.watched_only = options.watched_only ? 1 : 0;
+    // Wake the reader when a quarter of the buffer is waiting; it polls on a
+    // short timer for anything less.
+    cfg.wakeup_bytes = options.ringbuf_bytes / 4;
+    uint32_t zero = 0;
+    if (auto ok = map_update(maps->kt_config_map, &zero, &cfg, "kt_config_map"); !ok) return ok;
+
+    for (const auto& info : syscall_table()) {
+        uint32_t nr = info.nr;
+        if (auto ok = map_update(maps->kt_syscalls, &nr, &info.desc, "kt_syscalls"); !ok) return ok;
+    }
+    const std::pair<kt_family, bpf_program*> families[] = {
+        {KT_FAM_OPEN, skel_->progs.kt_file_open},       {KT_FAM_FILE, skel_->progs.kt_file_change},
+        {KT_FAM_CRED, skel_->progs.kt_cred_change},     {KT_FAM_MODULE, skel_->progs.kt_module_change},
+        {KT_FAM_EXEC_FAIL, skel_->progs.kt_exec_refused},
+    };
+    for (const auto& [family, prog] : families) {
+        uint32_t key = family;
+        int fd = bpf_program__fd(prog);
+        if (auto ok = map_update(maps->kt_family_progs, &key, &fd, "kt_family_progs"); !ok) return ok;
+    }
+    for (const auto& p : options.watch)
+        if (auto ok = add_prefix(maps->kt_path_filter, p, KT_PF_WATCH); !ok) return ok;
+    for (const auto& p : options.exclude)
+        if (auto ok = add_prefix(maps->kt_path_filter, p, KT_PF_EXCLUDE); !ok) return ok;
+    uint8_t one = 1;
+    for (pid_t pid : options.exclude_pids) {
+        uint32_t key = static_cast<uint32_t>(pid);
+        if (auto ok = map_update(maps->kt_excluded_pids, &key, &one, "kt_excluded_pids"); !ok) return ok;
+    }
+    return {};
+}
+
+Result<void> BpfSource::attach_all() {
+    bpf_program* progs[] = {skel_->progs.kt_exec, skel_->progs.kt_fork, skel_->progs.kt_exit,
+                            skel_->progs.kt_sys_exit};
+    for (bpf_program* prog : progs) {
+        bpf_link* link = bpf_program__attach(prog);
+        if (!link) {
+            return fail(fmt::format("the kernel refused to attach {} ({}): ktrail needs BPF raw and BTF tracepoints",
+                                    bpf_program__name(prog), strerror(errno)));
+        }
+        links_.emplace_back(bpf_program__name(prog), std::unique_ptr<bpf_link, LinkDeleter>(link));
+    }
+    return {};
+}
+
+BpfSource::~BpfSource() {
+    ring_.reset();
+    links_.clear();
+    skel_.reset();
+}
+
+int BpfSource::wait_fd() const { return ring_buffer__epoll_fd(ring_.get()); }
+
+Result<int> BpfSource::poll(int timeout_ms) {
+    // Producers skip most wake-ups, so whatever epoll says, drain the ring.
+    int n = ring_buffer__poll(ring_.get(), timeout_ms);
+    if (n < 0 && n != -EINTR) return fail(fmt::format("reading the BPF ring buffer failed: {}", strerror(-n)));
+    int m = ring_buffer__consume(ring_.get());
+    if (m < 0 && m != -EINTR) return fail(fmt::format("reading the BPF ring buffer failed: {}", strerror(-m)));
+    return std::max(n, 0) + std::max(m, 0);
+}
+
+void BpfSource::detach() { links_.clear(); }
+
+KernelCounters BpfSource::counters() const {
+    KernelCounters out;
+    int ncpu = libbpf_num_possible_cpus();
+    std::vector<uint64_t> values(ncpu > 0 ? ncpu : 1);
+    int fd = bpf_map__fd(skel_->maps.kt_counters);
+    for (uint32_t kind = 0; kind < KT_KIND__MAX; ++kind) {
+        for (uint32_t c = 0; c < KT_CNT__MAX; ++c) {
+            uint32_t idx = kind * KT_CNT__MAX + c;
+            if (bpf_map_lookup_elem(fd, &idx, values.data()) != 0) continue;
+            uint64_t sum = 0;
+            for (uint64_t v : values) sum += v;
+            out.by_kind[kind][c] = sum;
+        }
+    }
+    return out;
+}
+
+std::vector<std::string> BpfSource::attached() const {
+    std::vector<std::string> names;
+    for (const auto& [name, link] : links_) names.push_back(name);
+    return names;
+}
+
+}  // namespace ktrail::bpf

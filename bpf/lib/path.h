@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Paths: absolute, canonical paths built in the kernel from a struct path
+ * (walking d_parent and crossing mount points), strings appended to the
+ * record under construction, and the path filter verdict. */
+#pragma once
+
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include "ktrail/wire.h"
+#include "maps.h"
+
+#define KT_PATH_COMPONENTS 64
+#define KT_NAME_MASK 0xff /* NAME_MAX is 255 */
+#define KT_AT_FDCWD -100
+
+#ifndef container_of
+#define container_of(ptr, type, member) ((type *)((void *)(ptr) - __builtin_offsetof(type, member)))
+#endif
+
+struct kt_walk {
+    struct kt_scratch *s;
+    struct dentry *dentry;
+    struct mount *mnt;
+    struct dentry *mnt_root;
+    int off;
+    int complete;
+};
+
+/* One step of the walk (a bpf_loop callback, so the verifier checks it once
+ * rather than once per component): crosses a mount point or prepends one
+ * component. Returns 1 to stop. */
+static long kt_walk_step(__u64 i, void *ctx)
+{
+    struct kt_walk *w = ctx;
+    struct kt_scratch *s = w->s;
+    /* Locals, not w->..., inside BPF_CORE_READ: CO-RE relocates the whole
+     * access chain and kt_walk is not a kernel type. */
+    struct dentry *dentry = w->dentry;
+    struct mount *mnt = w->mnt;
+    if (dentry == w->mnt_root) {
+        struct mount *parent_mnt = BPF_CORE_READ(mnt, mnt_parent);
+        if (mnt == parent_mnt) {
+            w->complete = 1; /* root of the namespace */
+            return 1;
+        }
+        w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+        w->mnt = parent_mnt;
+        w->mnt_root = BPF_CORE_READ(parent_mnt, mnt.mnt_root);
+        return 0;
+    }
+    struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+    if (!dentry || dentry == parent) {
+        w->complete = 1; /* root of a detached or pseudo file system */
+        return 1;
+    }
+    struct qstr name;
+    bpf_core_read(&name, sizeof(name), &dentry->d_name);
+    __u32 len = name.len & KT_NAME_MASK;
+    int off = w->off;
+    if (off < (int)len + 2 || off >= KT_STR_MAX)
+        return 1; /* longer than KT_STR_MAX */
+    off -= len + 1;
+    bpf_probe_read_kernel(&s->path[(off + 1) & (KT_STR_MAX - 1)], len, name.name);
+    s->path[off & (KT_STR_MAX - 1)] = '/';
+    w->off = off;
+    w->dentry = parent;
+    return 0;
+}
+
+/* Walks from `dentry` up to the root of the mount namespace, writing the
+ * components backwards so the path ends at s->path[KT_STR_MAX - 1].
+ * Returns the start offset, negated when the walk did not reach the root. */
+static __always_inline int kt_build_path(struct kt_scratch *s, struct dentry *dentry,
+                                         struct vfsmount *vfsmnt)
+{
+    struct kt_walk w = {
+        .s = s,
+        .dentry = dentry,
+        .mnt = container_of(vfsmnt, struct mount, mnt),
+        .mnt_root = BPF_CORE_READ(vfsmnt, mnt_root),
+        .off = KT_STR_MAX - 1,
+        .complete = 0,
+    };
+    s->path[KT_STR_MAX - 1] = 0;
+    bpf_loop(KT_PATH_COMPONENTS, kt_walk_step, &w, 0);
+    int off = w.off;
+    if (off == KT_STR_MAX - 1) {
+        off--;
+        s->path[KT_STR_MAX - 2] = '/';
+    }
+    return w.complete ? off : -off;
+}
+
+static __always_inline int kt_build_fpath(struct kt_scratch *s, const struct path *p)
+{
+    return kt_build_path(s, BPF_CORE_READ(p, dentry), BPF_CORE_READ(p, mnt));
+}
+
+/* The struct file behind `fd` in the current task, or NULL. */
+static __always_inline struct file *kt_fd_file(struct task_struct *task, long fd)
+{
+    struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+    unsigned int max = BPF_CORE_READ(fdt, max_fds);
+    if (fd < 0 || fd >= max)
+        return NULL;
+    struct file **fds = BPF_CORE_READ(fdt, fd);
+    struct file *f = NULL;
+    bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+    return f;
+}
+
+/* Appends the path built by kt_build_path (returned `built`) to the record. */
+static __always_inline void kt_put_kpath(struct kt_scratch *s, __u32 *cursor, struct kt_str *str,
+                                         int built, __u16 *flags)
+{
+    __u32 c = *cursor;
+    if (built < 0) {
+        *flags |= KT_F_TRUNCATED;
+        built = -built;
+    }
+    if (c > KT_DATA_LIMIT || built <= 0 || built >= KT_STR_MAX) {
+        *flags |= KT_F_PATH_LOST;
+        return;
+    }
+    __u32 len = KT_STR_MAX - built; /* NUL included */
+    if (len > KT_STR_MAX || len < 2)
+        return;
+    bpf_probe_read_kernel(&s->rec[c & KT_REC_CURSOR_MASK], len, &s->path[built & (KT_STR_MAX - 1)]);
+    str->off = c;
+    str->len = len - 1;
+    *cursor = c + len;
+}
+
+/* Appends a NUL-terminated user string to the record. Returns its length. */
+static __always_inline long kt_put_ustr(struct kt_scratch *s, __u32 *cursor, struct kt_str *str,
+                                        const void *uptr, __u16 *flags)
+{
+    __u32 c = *cursor;
+    if (c > KT_DATA_LIMIT) {
+        *flags |= KT_F_TRUNCATED;
+        return -1;
+    }
+    long n = bpf_probe_read_user_str(&s->rec[c & KT_REC_CURSOR_MASK], KT_STR_MAX, uptr);
+    if (n <= 0) {
+        *flags |= KT_F_PATH_LOST;
+        return -1;
+    }
+    if (n == KT_STR_MAX)
+        *flags |= KT_F_TRUNCATED;
+    str->off = c;
+    str->len = n - 1;
+    *cursor = c + n;
+    return n - 1;
+}
+
+/* The path filter's verdict (KT_PF_*) for a path kt_build_path produced. */
+static __always_inline __u32 kt_path_verdict(struct kt_scratch *s, int built)
+{
+    if (built < 0)
+        built = -built;
+    if (built <= 0 || built >= KT_STR_MAX)
+        return 0;
+    __u32 len = KT_STR_MAX - 1 - built; /* without NUL */
+    if (len > KT_PREFIX_MAX)
+        len = KT_PREFIX_MAX;
+    bpf_probe_read_kernel(s->key.path, len & 0x1ff, &s->path[built & (KT_STR_MAX - 1)]);
+    s->key.prefixlen = len * 8;
+    __u32 *v = bpf_map_lookup_elem(&kt_path_filter, &s->key);
+    return v ? *v : 0;
+}

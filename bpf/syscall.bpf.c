@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The one program on the raw sys_exit tracepoint. Untraced syscalls cost an
+ * array lookup; traced ones tail-call into their family's program. */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include "lib/maps.h"
+
+SEC("raw_tp/sys_exit")
+int kt_sys_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+    struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+    __u32 nr = (__u32)BPF_CORE_READ(regs, orig_ax);
+    struct kt_syscall_desc *d = bpf_map_lookup_elem(&kt_syscalls, &nr);
+    if (!d || !d->op)
+        return 0;
+    bpf_tail_call(ctx, &kt_family_progs, d->family);
+    return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
