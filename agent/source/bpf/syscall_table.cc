@@ -148,7 +148,7 @@ const SyscallInfo* find_syscall(uint32_t nr) {
     return nr < by_nr.size() ? by_nr[nr] : nullptr;
 }
 
-bool follows_final_symlink(const SyscallInfo& info, const uint64_t (&arg)[4]) {
+bool follows_final_symlink(const SyscallInfo& info, const __u64 (&arg)[4]) {
     bool follow = info.follow;
     if (info.flip_slot >= 0 && (arg[info.flip_slot] & info.flip_mask)) follow = !follow;
     return follow;

@@ -29,6 +29,6 @@ std::span<const SyscallInfo> syscall_table();
 const SyscallInfo* find_syscall(uint32_t nr);
 
 // True when the call with these arguments followed a final symlink.
-bool follows_final_symlink(const SyscallInfo& info, const uint64_t (&arg)[4]);
+bool follows_final_symlink(const SyscallInfo& info, const __u64 (&arg)[4]);
 
 }  // namespace ktrail::bpf

@@ -1,0 +1,64 @@
+// The agent's pipeline for this stage of ktrail: BPF source -> decode ->
+// stamp (host, agent, sequence) -> JSON -> sinks. Losses anywhere become
+// `events-lost` events with the exact count.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "enrich/host.h"
+#include "ktrail/v1/event.pb.h"
+#include "output/sink.h"
+#include "source/bpf/bpf_source.h"
+#include "source/bpf/decoder.h"
+#include "util/boot_clock.h"
+#include "util/error.h"
+
+namespace ktrail {
+
+inline constexpr const char* kVersion = "0.1.0";
+
+struct AgentOptions {
+    std::vector<std::string> outputs;  // empty: stdout
+    std::string state_dir = "/var/lib/ktrail";
+    bpf::BpfOptions bpf;
+};
+
+struct AgentStats {
+    uint64_t delivered = 0;       // records read from the ring buffer
+    uint64_t decode_errors = 0;   // malformed records, counted and skipped
+    uint64_t emitted = 0;         // events written to the sinks
+    uint64_t kernel_dropped = 0;  // reported as events-lost so far
+};
+
+class Agent {
+public:
+    static Result<std::unique_ptr<Agent>> create(const AgentOptions& options);
+    // Runs until `stop` becomes true; then detaches and drains.
+    Result<void> run(const std::atomic<bool>& stop);
+    const AgentStats& stats() const { return stats_; }
+
+private:
+    Agent() = default;
+    void on_record(std::span<const uint8_t> rec);
+    void emit(v1::Event& ev);
+    void emit_agent_event(const char* action, const char* type);
+    void emit_lost(const char* stage, uint64_t count);
+    void check_losses();
+    Result<void> flush();
+
+    HostIdentity host_;
+    BootClock clock_;
+    std::unique_ptr<bpf::Decoder> decoder_;
+    std::unique_ptr<bpf::BpfSource> source_;
+    std::vector<std::unique_ptr<Sink>> sinks_;
+    v1::Event scratch_;
+    std::string out_;
+    uint64_t sequence_ = 0;
+    uint64_t decode_errors_reported_ = 0;
+    AgentStats stats_;
+};
+
+}  // namespace ktrail

@@ -1,0 +1,18 @@
+// The JSON form of an Event: one ECS-aligned object per line, with the field
+// names of the event contract in DESIGN.md.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "ktrail/v1/event.pb.h"
+
+namespace ktrail {
+
+// Appends the event as one JSON object and a newline to `out`.
+void append_json(const v1::Event& ev, std::string& out);
+
+// RFC 3339, UTC, nanoseconds: 2026-11-26T03:40:00.123456789Z
+std::string rfc3339_ns(int64_t unix_ns);
+
+}  // namespace ktrail

@@ -1,0 +1,56 @@
+// ktraild: the host agent.
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <cstdio>
+
+#include "agent.h"
+#include "options.h"
+
+namespace {
+std::atomic<bool> g_stop{false};
+void on_signal(int) { g_stop.store(true); }
+}  // namespace
+
+int main(int argc, char** argv) {
+    // The agent's own log goes to stderr; stdout may carry events.
+    spdlog::set_default_logger(spdlog::stderr_color_mt("ktraild"));
+    auto cl = ktrail::parse_command_line(argc, argv);
+    if (!cl) {
+        fprintf(stderr, "ktraild: %s\n", cl.error().message.c_str());
+        return 2;
+    }
+    if (cl->help) {
+        fputs(ktrail::usage(), stdout);
+        return 0;
+    }
+    if (cl->version) {
+        printf("ktraild %s\n", ktrail::kVersion);
+        return 0;
+    }
+    auto level = spdlog::level::from_str(cl->log_level);
+    if (level == spdlog::level::off && cl->log_level != "off") {
+        fprintf(stderr, "ktraild: unknown log level '%s': use trace, debug, info, warn or error\n", cl->log_level.c_str());
+        return 2;
+    }
+    spdlog::set_level(level);
+
+    struct sigaction sa{};
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGINT, &sa, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
+    auto agent = ktrail::Agent::create(cl->agent);
+    if (!agent) {
+        fprintf(stderr, "ktraild: %s\n", agent.error().message.c_str());
+        return 1;
+    }
+    if (auto ok = (*agent)->run(g_stop); !ok) {
+        fprintf(stderr, "ktraild: %s\n", ok.error().message.c_str());
+        return 1;
+    }
+    return 0;
+}

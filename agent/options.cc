@@ -1,0 +1,93 @@
+#include "options.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <string_view>
+
+namespace ktrail {
+
+const char* usage() {
+    return R"(usage: ktraild [options]
+
+Captures file, permission, process and kernel-module events with eBPF and
+writes one JSON event (ECS field names) per line.
+
+  --output SPEC        where events go: stdout (default) or file:PATH; repeatable
+  --state DIR          agent state (agent id); default /var/lib/ktrail
+  --watch PATH         also capture reads under PATH; repeatable
+  --exclude PATH       capture nothing under PATH; repeatable
+  --watched-only       capture only under --watch paths
+  --exclude-pid PID    never report this process; repeatable
+  --ringbuf-size BYTES kernel ring buffer size, a power of two (default 16 MiB)
+  --log-level LEVEL    trace, debug, info, warn, error (default info)
+  --version, --help
+)";
+}
+
+Result<CommandLine> parse_command_line(int argc, char** argv) {
+    CommandLine cl;
+    for (int i = 1; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        std::string value;
+        // Both "--flag value" and "--flag=value".
+        auto take = [&](std::string_view name) -> Result<std::string> {
+            if (arg.size() > name.size() && arg.substr(0, name.size()) == name && arg[name.size()] == '=')
+                return std::string(arg.substr(name.size() + 1));
+            if (i + 1 >= argc) return fail(fmt::format("{} needs a value; see --help", name));
+            return std::string(argv[++i]);
+        };
+        auto is = [&](std::string_view name) {
+            return arg == name || (arg.starts_with(name) && arg.size() > name.size() && arg[name.size()] == '=');
+        };
+        auto number = [&](std::string_view name, const std::string& v) -> Result<uint64_t> {
+            uint64_t n = 0;
+            auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+            if (ec != std::errc() || p != v.data() + v.size())
+                return fail(fmt::format("{} takes a number, not '{}'", name, v));
+            return n;
+        };
+#define KT_TAKE(name)                                  \
+    auto v_ = take(name);                              \
+    if (!v_) return std::unexpected(v_.error());       \
+    value = *v_
+        if (arg == "--help" || arg == "-h") {
+            cl.help = true;
+        } else if (arg == "--version") {
+            cl.version = true;
+        } else if (arg == "--watched-only") {
+            cl.agent.bpf.watched_only = true;
+        } else if (is("--output")) {
+            KT_TAKE("--output");
+            cl.agent.outputs.push_back(value);
+        } else if (is("--state")) {
+            KT_TAKE("--state");
+            cl.agent.state_dir = value;
+        } else if (is("--watch")) {
+            KT_TAKE("--watch");
+            cl.agent.bpf.watch.push_back(value);
+        } else if (is("--exclude-pid")) {
+            KT_TAKE("--exclude-pid");
+            auto n = number("--exclude-pid", value);
+            if (!n) return std::unexpected(n.error());
+            cl.agent.bpf.exclude_pids.push_back(static_cast<pid_t>(*n));
+        } else if (is("--exclude")) {
+            KT_TAKE("--exclude");
+            cl.agent.bpf.exclude.push_back(value);
+        } else if (is("--ringbuf-size")) {
+            KT_TAKE("--ringbuf-size");
+            auto n = number("--ringbuf-size", value);
+            if (!n) return std::unexpected(n.error());
+            cl.agent.bpf.ringbuf_bytes = *n;
+        } else if (is("--log-level")) {
+            KT_TAKE("--log-level");
+            cl.log_level = value;
+        } else {
+            return fail(fmt::format("unknown option '{}'; see --help", arg));
+        }
+#undef KT_TAKE
+    }
+    return cl;
+}
+
+}  // namespace ktrail

@@ -1,0 +1,45 @@
+// Decodes ring-buffer records into Events. Every size and string bound is
+// checked against the record: a malformed record is refused with a reason
+// (the caller counts it), never read past.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "ktrail/v1/event.pb.h"
+#include "util/boot_clock.h"
+
+namespace ktrail::bpf {
+
+enum class DecodeError {
+    kShort,          // smaller than its header or its kind's fixed part
+    kSizeMismatch,   // header size differs from the record's
+    kUnknownKind,
+    kBadString,      // a string lies outside the record
+    kUnknownSyscall, // syscall number or op not in the table
+};
+std::string_view to_string(DecodeError e);
+
+struct DecodeContext {
+    std::string boot_id;
+    uint32_t agent_mnt_ns = 0;  // paths of processes in it are resolved on disk
+    const BootClock* clock = nullptr;
+};
+
+class Decoder {
+public:
+    explicit Decoder(DecodeContext ctx) : ctx_(std::move(ctx)) {}
+    // Fills `ev` (cleared first) from one record.
+    std::expected<void, DecodeError> decode(std::span<const uint8_t> rec, v1::Event& ev) const;
+
+private:
+    DecodeContext ctx_;
+};
+
+// The agent's mount namespace inode (/proc/self/ns/mnt).
+uint32_t own_mount_namespace();
+
+}  // namespace ktrail::bpf

@@ -1,0 +1,21 @@
+// Converts the kernel's boot-time stamps (bpf_ktime_get_boot_ns) to Unix
+// time. The offset is re-read now and then so NTP adjustments show up.
+#pragma once
+
+#include <cstdint>
+
+namespace ktrail {
+
+class BootClock {
+public:
+    BootClock() { refresh(); }
+    void refresh();
+    int64_t to_unix_ns(uint64_t boot_ns) const { return static_cast<int64_t>(boot_ns) + offset_ns_; }
+    static int64_t now_unix_ns();
+    static uint64_t now_boot_ns();
+
+private:
+    int64_t offset_ns_ = 0;
+};
+
+}  // namespace ktrail
