@@ -1,0 +1,262 @@
+// e2e: the real ktraild binary as a user runs it. JSON lines for real actions,
+// clean stop, nothing left attached after SIGTERM or SIGKILL, losses reported
+// as events-lost, and one-line errors for what a user gets wrong.
+#include <bpf/bpf.h>
+#include <catch2/catch.hpp>
+#include <fcntl.h>
+#include <nlohmann/json.hpp>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct TempDir {
+    TempDir() {
+        char tmpl[] = "/tmp/ktrail-e2e-XXXXXX";
+        REQUIRE(mkdtemp(tmpl));
+        path = fs::canonical(tmpl).string();
+    }
+    ~TempDir() { fs::remove_all(path); }
+    std::string operator/(const std::string& leaf) const { return path + "/" + leaf; }
+    std::string path;
+};
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+std::vector<json> read_events(const std::string& path) {
+    std::vector<json> out;
+    std::istringstream in(slurp(path));
+    std::string line;
+    while (std::getline(in, line)) {
+        INFO("line: " << line);
+        REQUIRE_NOTHROW(out.push_back(json::parse(line)));
+    }
+    return out;
+}
+
+// IDs of loaded BPF programs whose name starts with "kt_".
+std::set<uint32_t> ktrail_programs() {
+    std::set<uint32_t> ids;
+    uint32_t id = 0;
+    while (bpf_prog_get_next_id(id, &id) == 0) {
+        int fd = bpf_prog_get_fd_by_id(id);
+        if (fd < 0) continue;
+        bpf_prog_info info{};
+        uint32_t len = sizeof(info);
+        if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && std::string(info.name).starts_with("kt_")) ids.insert(id);
+        close(fd);
+    }
+    return ids;
+}
+
+bool wait_for_programs_gone(const std::set<uint32_t>& before) {
+    for (int i = 0; i < 100; ++i) {
+        auto now = ktrail_programs();
+        bool leaked = false;
+        for (uint32_t id : now) leaked |= !before.contains(id);
+        if (!leaked) return true;
+        std::this_thread::sleep_for(50ms);
+    }
+    return false;
+}
+
+struct Agent {
+    pid_t pid = -1;
+    std::string out, err;
+};
+
+Agent start_agent(const TempDir& dir, std::vector<std::string> extra = {}, bool as_nobody = false) {
+    Agent a;
+    a.out = dir / "events.json";
+    a.err = dir / "agent.log";
+    std::vector<std::string> args = {KTRAILD, "--output", "file:" + a.out, "--state", dir / "state"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    fflush(nullptr);
+    a.pid = fork();
+    REQUIRE(a.pid >= 0);
+    if (a.pid == 0) {
+        int fd = open(a.err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, STDERR_FILENO);
+        if (as_nobody && (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0)) _exit(99);
+        std::vector<char*> argv;
+        for (auto& s : args) argv.push_back(s.data());
+        argv.push_back(nullptr);
+        execv(argv[0], argv.data());
+        _exit(98);
+    }
+    return a;
+}
+
+// Waits until the agent has attached and written its agent-started event.
+void wait_started(const Agent& a) {
+    for (int i = 0; i < 200; ++i) {
+        if (slurp(a.out).find("agent-started") != std::string::npos) return;
+        int status;
+        if (waitpid(a.pid, &status, WNOHANG) == a.pid) FAIL("ktraild exited early: " << slurp(a.err));
+        std::this_thread::sleep_for(50ms);
+    }
+    FAIL("ktraild did not start: " << slurp(a.err));
+}
+
+int stop_agent(const Agent& a, int sig = SIGTERM) {
+    kill(a.pid, sig);
+    int status = 0;
+    REQUIRE(waitpid(a.pid, &status, 0) == a.pid);
+    return status;
+}
+
+int run(const std::vector<std::string>& cmd) {
+    fflush(nullptr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        std::vector<char*> argv;
+        for (auto s : cmd) argv.push_back(strdup(s.c_str()));
+        argv.push_back(nullptr);
+        execvp(argv[0], argv.data());
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return status;
+}
+
+const json* find(const std::vector<json>& events, const std::string& action, const std::string& path) {
+    for (const auto& e : events)
+        if (e["event"]["action"] == action && e.contains("file") && e["file"].value("path", "") == path) return &e;
+    return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("ktraild writes one JSON event per line for a shell's file work, then stops cleanly", "[e2e]") {
+    TempDir dir;
+    auto before = ktrail_programs();
+    Agent a = start_agent(dir);
+    wait_started(a);
+    std::string f = dir / "f", g = dir / "g";
+    REQUIRE(run({"sh", "-c", "echo hi > " + f + "; chmod 600 " + f + "; mv " + f + " " + g + "; rm " + g}) == 0);
+    std::this_thread::sleep_for(300ms);
+    int status = stop_agent(a);
+    INFO(slurp(a.err));
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+
+    auto events = read_events(a.out);
+    REQUIRE(events.size() >= 6);
+    std::string agent_id = slurp(dir / "state/agent-id");
+    agent_id.erase(agent_id.find_last_not_of('\n') + 1);
+    std::string machine_id = slurp("/etc/machine-id");
+    machine_id.erase(machine_id.find_last_not_of('\n') + 1);
+    for (size_t i = 0; i < events.size(); ++i) {
+        const auto& e = events[i];
+        CHECK(e["event"]["sequence"] == i + 1);  // gapless from 1
+        CHECK(e["event"]["id"] == agent_id + ":" + std::to_string(i + 1));
+        CHECK(e["agent"]["id"] == agent_id);
+        CHECK(e["host"]["id"] == machine_id);
+        CHECK(e["host"]["boot"]["id"].is_string());
+        CHECK(e["@timestamp"].get<std::string>().ends_with("Z"));
+    }
+    CHECK(events.front()["event"]["action"] == "agent-started");
+    CHECK(events.back()["event"]["action"] == "agent-stopped");
+
+    const json* created = find(events, "created-file", f);
+    REQUIRE(created);
+    CHECK((*created)["process"]["name"] == "sh");
+    CHECK((*created)["user"]["id"] == "0");
+    const json* chmod = find(events, "changed-file-permissions-of", f);
+    REQUIRE(chmod);
+    CHECK((*chmod)["file"]["mode"] == "0600");
+    const json* mv = find(events, "renamed", f);
+    REQUIRE(mv);
+    CHECK((*mv)["file"]["target_path"] == g);
+    REQUIRE(find(events, "deleted", g));
+    bool saw_exec = false;
+    for (const auto& e : events)
+        saw_exec |= e["event"]["action"] == "executed" && e["process"].value("executable", "") == fs::canonical("/bin/chmod").string();
+    CHECK(saw_exec);
+
+    CHECK(wait_for_programs_gone(before));
+    CHECK(slurp(a.err).find("ktraild stopped") != std::string::npos);
+}
+
+TEST_CASE("a killed agent leaves no program attached", "[e2e]") {
+    TempDir dir;
+    auto before = ktrail_programs();
+    Agent a = start_agent(dir);
+    wait_started(a);
+    CHECK(ktrail_programs().size() > before.size());
+    stop_agent(a, SIGKILL);
+    CHECK(wait_for_programs_gone(before));
+}
+
+TEST_CASE("losses in the kernel ring buffer become events-lost with the exact count", "[e2e]") {
+    TempDir dir;
+    Agent a = start_agent(dir, {"--ringbuf-size", "16384"});
+    wait_started(a);
+    kill(a.pid, SIGSTOP);  // the reader stalls; the burst must overflow the ring
+    std::string burst = dir / "burst";
+    fs::create_directory(burst);
+    for (int i = 0; i < 3000; ++i) close(open((burst + "/" + std::to_string(i)).c_str(), O_CREAT | O_WRONLY, 0600));
+    kill(a.pid, SIGCONT);
+    std::this_thread::sleep_for(1500ms);
+    int status = stop_agent(a);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+
+    // The agent's final log line says how many the kernel dropped.
+    std::string log = slurp(a.err);
+    auto at = log.find("dropped ");
+    REQUIRE(at != std::string::npos);
+    uint64_t dropped = std::stoull(log.substr(at + 8));
+    REQUIRE(dropped > 0);
+    uint64_t reported = 0;
+    for (const auto& e : read_events(a.out)) {
+        if (e["event"]["action"] != "events-lost") continue;
+        CHECK(e["ktrail"]["lost"]["stage"] == "kernel-ringbuf");
+        reported += e["ktrail"]["lost"]["count"].get<uint64_t>();
+    }
+    CHECK(reported == dropped);
+}
+
+TEST_CASE("a user's mistakes get a one-line error naming the fix", "[e2e]") {
+    TempDir dir;
+    fs::permissions(dir.path, fs::perms::all);
+
+    Agent nonroot = start_agent(dir, {}, /*as_nobody=*/true);
+    int status = 0;
+    REQUIRE(waitpid(nonroot.pid, &status, 0) == nonroot.pid);
+    CHECK(WEXITSTATUS(status) == 1);
+    std::string err = slurp(nonroot.err);
+    CHECK(err.find("needs root") != std::string::npos);
+    CHECK(err.find("sudo") != std::string::npos);
+    CHECK(std::count(err.begin(), err.end(), '\n') == 1);
+
+    Agent bad_output = start_agent(dir, {"--output", "carrier-pigeon"});
+    REQUIRE(waitpid(bad_output.pid, &status, 0) == bad_output.pid);
+    CHECK(WEXITSTATUS(status) == 1);
+    CHECK(slurp(bad_output.err) == "ktraild: unknown output 'carrier-pigeon': use stdout or file:PATH\n");
+
+    Agent bad_flag = start_agent(dir, {"--frobnicate"});
+    REQUIRE(waitpid(bad_flag.pid, &status, 0) == bad_flag.pid);
+    CHECK(WEXITSTATUS(status) == 2);
+    CHECK(slurp(bad_flag.err) == "ktraild: unknown option '--frobnicate'; see --help\n");
+}
