@@ -51,6 +51,11 @@ void Agent::emit(v1::Event& ev) {
     a->set_version(kVersion);
     append_json(ev, out_);
     ++stats_.emitted;
+    // A fast producer can keep the ring non-empty for a long time: bound the
+    // batch rather than the poll round.
+    if (out_.size() >= kBatchBytes) {
+        if (auto ok = flush(); !ok) flush_error_ = ok.error();
+    }
 }
 
 void Agent::emit_agent_event(const char* action, const char* type) {
@@ -124,6 +129,10 @@ Result<void> Agent::run(const std::atomic<bool>& stop) {
         if (now - last_clock >= std::chrono::seconds(10)) {
             clock_.refresh();
             last_clock = now;
+        }
+        if (flush_error_) {
+            status = std::unexpected(*flush_error_);
+            break;
         }
         if (!out_.empty()) {
             if (auto ok = flush(); !ok) {

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,8 @@ private:
     std::string out_;
     uint64_t sequence_ = 0;
     uint64_t decode_errors_reported_ = 0;
+    std::optional<Error> flush_error_;
+    static constexpr size_t kBatchBytes = 256 * 1024;
     AgentStats stats_;
 };
 

@@ -13,16 +13,13 @@ int kt_cred_change(struct bpf_raw_tracepoint_args *ctx)
     if (!kt_sys_begin(&x, ctx))
         return 0;
     if (x.desc->op == KT_OP_CAPSET) {
-        struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-        const struct cred *cred = BPF_CORE_READ(task, cred);
-        x.r->arg[0] = BPF_CORE_READ(cred, cap_effective.val);
-        x.r->arg[1] = BPF_CORE_READ(cred, cap_permitted.val);
-        x.r->arg[2] = BPF_CORE_READ(cred, cap_inheritable.val);
+        const struct cred *cred = bpf_get_current_task_btf()->cred;
+        x.r->arg[0] = cred->cap_effective.val;
+        x.r->arg[1] = cred->cap_permitted.val;
+        x.r->arg[2] = cred->cap_inheritable.val;
     } else {
         kt_sys_num_args(&x);
     }
     kt_sys_finish(&x);
     return 0;
 }
-
-char LICENSE[] SEC("license") = "GPL";

@@ -17,42 +17,46 @@ SEC("raw_tp")
 int kt_file_open(struct bpf_raw_tracepoint_args *ctx)
 {
     struct kt_sys_ctx x;
-    if (!kt_sys_begin(&x, ctx))
+    if (!kt_sys_prepare(&x, ctx))
         return 0;
     const struct kt_syscall_desc *d = x.desc;
     __u64 flags, mode;
     if (d->open_how == KT_OPEN_HOW) {
         struct open_how how = {};
-        bpf_probe_read_user(&how, sizeof(how), (void *)kt_arg(&x.regs, d->num_arg[0]));
+        bpf_probe_read_user(&how, sizeof(how), (void *)kt_arg(x.regs, d->num_arg[0]));
         flags = how.flags;
         mode = how.mode;
     } else if (d->open_how == KT_CREAT) {
         flags = 01 | KT_O_CREAT | KT_O_TRUNC;
-        mode = kt_arg(&x.regs, d->num_arg[1]);
+        mode = kt_arg(x.regs, d->num_arg[1]);
     } else {
-        flags = kt_arg(&x.regs, d->num_arg[0]);
-        mode = kt_arg(&x.regs, d->num_arg[1]);
+        flags = kt_arg(x.regs, d->num_arg[0]);
+        mode = kt_arg(x.regs, d->num_arg[1]);
     }
-    x.r->arg[0] = flags;
-    x.r->arg[1] = mode;
     bool is_read = (flags & KT_O_ACCMODE) == 0 && !(flags & (KT_O_CREAT | KT_O_TRUNC));
 
     if (x.ret < 0) {
         /* Refused: there is no file; record the name as the caller gave it. */
+        kt_sys_record(&x);
+        x.r->arg[0] = flags;
+        x.r->arg[1] = mode;
         kt_sys_at_path(&x, &x.r->path[0], d->dirfd_arg[0], d->name_arg[0]);
         kt_sys_finish(&x);
         return 0;
     }
-    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-    struct file *f = kt_fd_file(task, x.ret);
+    struct file *f = kt_fd_file(x.ret);
     if (!f)
         return 0;
+    /* Decide before building the record: most opens are not captured. */
     int built = kt_build_fpath(x.s, &f->f_path);
     if (!kt_sys_path_allowed(&x, built, is_read))
         return 0;
+    kt_sys_record(&x);
+    x.r->arg[0] = flags;
+    x.r->arg[1] = mode;
     kt_put_kpath(x.s, &x.cursor, &x.r->path[0].base, built, &x.r->flags);
     kt_sys_inode(x.r, f);
-    if (BPF_CORE_READ(f, f_mode) & KT_FMODE_CREATED)
+    if (f->f_mode & KT_FMODE_CREATED)
         x.r->flags |= KT_F_CREATED;
     kt_sys_finish(&x);
     return 0;
@@ -63,5 +67,3 @@ int kt_file_change(struct bpf_raw_tracepoint_args *ctx)
 {
     return kt_handle_syscall(ctx);
 }
-
-char LICENSE[] SEC("license") = "GPL";

@@ -11,5 +11,3 @@ int kt_module_change(struct bpf_raw_tracepoint_args *ctx)
 {
     return kt_handle_syscall(ctx);
 }
-
-char LICENSE[] SEC("license") = "GPL";

@@ -35,20 +35,19 @@ int BPF_PROG(kt_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
     kt_fill_hdr(&r->hdr, KT_KIND_EXEC);
     kt_fill_task(&r->task);
     r->old_pid = old_pid;
-    r->argc = BPF_CORE_READ(bprm, argc);
+    r->argc = bprm->argc;
     __u32 cursor = sizeof(*r);
     __u16 flags = 0;
 
-    struct file *exe = BPF_CORE_READ(bprm, file);
+    struct file *exe = bprm->file;
     kt_put_kpath(s, &cursor, &r->exe, kt_build_fpath(s, &exe->f_path), &flags);
-    struct inode *ino = BPF_CORE_READ(exe, f_inode);
-    r->ino = BPF_CORE_READ(ino, i_ino);
-    r->dev = BPF_CORE_READ(ino, i_sb, s_dev);
+    r->ino = exe->f_inode->i_ino;
+    r->dev = exe->f_inode->i_sb->s_dev;
 
     /* Arguments live in the new image's stack: [arg_start, arg_end). */
-    struct mm_struct *mm = BPF_CORE_READ(p, mm);
-    unsigned long start = BPF_CORE_READ(mm, arg_start);
-    unsigned long end = BPF_CORE_READ(mm, arg_end);
+    struct mm_struct *mm = p->mm;
+    unsigned long start = mm->arg_start;
+    unsigned long end = mm->arg_end;
     __u32 len = end > start ? end - start : 0;
     if (len > KT_ARGV_MAX) {
         len = KT_ARGV_MAX;
@@ -63,7 +62,7 @@ int BPF_PROG(kt_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 
     kt_put_kpath(s, &cursor, &r->cwd, kt_build_fpath(s, &p->fs->pwd), &flags);
 
-    const char *filename = BPF_CORE_READ(bprm, filename);
+    const char *filename = bprm->filename;
     if (cursor <= KT_DATA_LIMIT) {
         long n = bpf_probe_read_kernel_str(&s->rec[cursor & KT_REC_CURSOR_MASK], KT_STR_MAX, filename);
         if (n > 0) {
@@ -80,8 +79,8 @@ int BPF_PROG(kt_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(kt_fork, struct task_struct *parent, struct task_struct *child)
 {
-    __u32 child_pid = BPF_CORE_READ(child, tgid);
-    if (child_pid != BPF_CORE_READ(child, pid))
+    __u32 child_pid = child->tgid;
+    if (child_pid != child->pid)
         return 0; /* a new thread, not a new process */
     struct kt_config *cfg = kt_process_begin(KT_KIND_FORK);
     struct kt_scratch *s = kt_scratch();
@@ -93,7 +92,7 @@ int BPF_PROG(kt_fork, struct task_struct *parent, struct task_struct *child)
     kt_fill_task(&r->task);
     r->child_pid = child_pid;
     r->child_tid = child_pid;
-    r->child_start_ns = BPF_CORE_READ(child, start_boottime);
+    r->child_start_ns = child->start_boottime;
     kt_emit(cfg, r, sizeof(*r), KT_KIND_FORK);
     return 0;
 }
@@ -101,7 +100,7 @@ int BPF_PROG(kt_fork, struct task_struct *parent, struct task_struct *child)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(kt_exit, struct task_struct *p)
 {
-    if (BPF_CORE_READ(p, signal, live.counter) != 0)
+    if (p->signal->live.counter != 0)
         return 0; /* other threads of the process still run */
     struct kt_config *cfg = kt_process_begin(KT_KIND_EXIT);
     struct kt_scratch *s = kt_scratch();
@@ -111,7 +110,7 @@ int BPF_PROG(kt_exit, struct task_struct *p)
     __builtin_memset(r, 0, sizeof(*r));
     kt_fill_hdr(&r->hdr, KT_KIND_EXIT);
     kt_fill_task(&r->task);
-    r->exit_code = BPF_CORE_READ(p, exit_code);
+    r->exit_code = p->exit_code;
     kt_emit(cfg, r, sizeof(*r), KT_KIND_EXIT);
     return 0;
 }
@@ -123,5 +122,3 @@ int kt_exec_refused(struct bpf_raw_tracepoint_args *ctx)
 {
     return kt_handle_syscall(ctx);
 }
-
-char LICENSE[] SEC("license") = "GPL";

@@ -9,13 +9,11 @@
 SEC("raw_tp/sys_exit")
 int kt_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
-    struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
-    __u32 nr = (__u32)BPF_CORE_READ(regs, orig_ax);
+    struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+    __u32 nr = (__u32)regs->orig_ax;
     struct kt_syscall_desc *d = bpf_map_lookup_elem(&kt_syscalls, &nr);
     if (!d || !d->op)
         return 0;
     bpf_tail_call(ctx, &kt_family_progs, d->family);
     return 0;
 }
-
-char LICENSE[] SEC("license") = "GPL";

@@ -1,6 +1,5 @@
 #include "enrich/entity_id.h"
 
-#include <fmt/format.h>
 #include <unistd.h>
 
 namespace ktrail {
@@ -23,7 +22,10 @@ std::string entity_id(std::string_view boot_id, uint32_t pid, uint64_t start_boo
     h = fnv1a(h, boot_id.data(), boot_id.size());
     h = fnv1a(h, &pid, sizeof(pid));
     h = fnv1a(h, &ticks, sizeof(ticks));
-    return fmt::format("{:016x}", h);
+    static const char hex[] = "0123456789abcdef";
+    std::string out(16, '0');
+    for (int i = 15; i >= 0; --i, h >>= 4) out[i] = hex[h & 0xf];
+    return out;
 }
 
 }  // namespace ktrail

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
+#include <climits>
+#include <cstring>
 #include <ctime>
 
 #include "format/json_writer.h"
@@ -9,10 +12,19 @@
 namespace ktrail {
 namespace {
 
+void kv_time(JsonWriter& w, const char* k, int64_t unix_ns) {
+    char buf[kRfc3339Len];
+    format_rfc3339_ns(unix_ns, buf);
+    w.key(k);
+    w.value(std::string_view(buf, sizeof(buf)));
+}
+
 // ECS keeps ids (user.id, file.inode, ...) as keywords: strings.
 void kv_id(JsonWriter& w, const char* k, uint64_t v) {
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
     w.key(k);
-    w.value(std::to_string(v));
+    w.value(std::string_view(buf, end - buf));
 }
 
 void kv(JsonWriter& w, const char* k, const std::string& v) {
@@ -107,10 +119,7 @@ void write_process(JsonWriter& w, const v1::Process& p) {
         w.value(static_cast<uint64_t>(p.args_size()));
     }
     kv(w, "working_directory", p.working_directory());
-    if (p.start_ns()) {
-        w.key("start");
-        w.value(rfc3339_ns(p.start_ns()));
-    }
+    if (p.start_ns()) kv_time(w, "start", p.start_ns());
     if (p.has_exit_code()) {
         w.key("exit_code");
         w.value(p.exit_code());
@@ -150,10 +159,7 @@ void write_session(JsonWriter& w, const v1::Session& s) {
     kv(w, "login_user", s.login_user());
     kv(w, "remote_ip", s.remote_ip());
     kv(w, "tty", s.tty());
-    if (s.start_ns()) {
-        w.key("start");
-        w.value(rfc3339_ns(s.start_ns()));
-    }
+    if (s.start_ns()) kv_time(w, "start", s.start_ns());
     w.end_object();
 }
 
@@ -213,25 +219,43 @@ void write_ktrail(JsonWriter& w, const v1::Ktrail& k) {
 
 }  // namespace
 
-std::string rfc3339_ns(int64_t unix_ns) {
+void format_rfc3339_ns(int64_t unix_ns, char (&buf)[kRfc3339Len]) {
     int64_t secs = unix_ns / 1'000'000'000;
     int64_t nanos = unix_ns % 1'000'000'000;
     if (nanos < 0) {
         nanos += 1'000'000'000;
         --secs;
     }
-    time_t t = static_cast<time_t>(secs);
-    struct tm tm{};
-    gmtime_r(&t, &tm);
-    return fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}.{:09d}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                       tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, nanos);
+    // Events come in bursts within the same second: format the date once.
+    thread_local int64_t cached_secs = INT64_MIN;
+    thread_local char cached[20];
+    if (secs != cached_secs) {
+        time_t t = static_cast<time_t>(secs);
+        struct tm tm{};
+        gmtime_r(&t, &tm);
+        fmt::format_to_n(cached, sizeof(cached), "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}", tm.tm_year + 1900,
+                         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        cached_secs = secs;
+    }
+    memcpy(buf, cached, 19);
+    buf[19] = '.';
+    for (int i = 28; i >= 20; --i) {
+        buf[i] = static_cast<char>('0' + nanos % 10);
+        nanos /= 10;
+    }
+    buf[29] = 'Z';
+}
+
+std::string rfc3339_ns(int64_t unix_ns) {
+    char buf[kRfc3339Len];
+    format_rfc3339_ns(unix_ns, buf);
+    return std::string(buf, sizeof(buf));
 }
 
 void append_json(const v1::Event& ev, std::string& out) {
     JsonWriter w(out);
     w.begin_object();
-    w.key("@timestamp");
-    w.value(rfc3339_ns(ev.time_ns()));
+    kv_time(w, "@timestamp", ev.time_ns());
     write_event(w, ev);
     write_host_agent(w, ev);
     if (ev.has_process()) write_process(w, ev.process());

@@ -14,5 +14,8 @@ void append_json(const v1::Event& ev, std::string& out);
 
 // RFC 3339, UTC, nanoseconds: 2026-11-26T03:40:00.123456789Z
 std::string rfc3339_ns(int64_t unix_ns);
+constexpr size_t kRfc3339Len = 30;
+// The same into buf (kRfc3339Len bytes, no NUL); cheap on the hot path.
+void format_rfc3339_ns(int64_t unix_ns, char (&buf)[kRfc3339Len]);
 
 }  // namespace ktrail

@@ -33,12 +33,18 @@ void JsonWriter::escape(std::string_view s, std::string& out) {
     out += '"';
     size_t i = 0;
     while (i < s.size()) {
-        auto c = static_cast<uint8_t>(s[i]);
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-            out += static_cast<char>(c);
-            ++i;
-            continue;
+        size_t run = i;
+        while (run < s.size()) {
+            auto c = static_cast<uint8_t>(s[run]);
+            if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') break;
+            ++run;
         }
+        if (run > i) {
+            out.append(s.data() + i, run - i);
+            i = run;
+            if (i == s.size()) break;
+        }
+        auto c = static_cast<uint8_t>(s[i]);
         switch (c) {
         case '"': out += "\\\""; ++i; continue;
         case '\\': out += "\\\\"; ++i; continue;

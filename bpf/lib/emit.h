@@ -31,7 +31,7 @@ static __always_inline struct kt_scratch *kt_scratch(void)
  * itself, and any pid the agent excluded. */
 static __always_inline bool kt_pid_excluded(const struct kt_config *cfg, __u32 tgid)
 {
-    return tgid == cfg->agent_pid || bpf_map_lookup_elem(&kt_excluded_pids, &tgid);
+    return tgid == cfg->agent_pid || (cfg->has_excluded_pids && bpf_map_lookup_elem(&kt_excluded_pids, &tgid));
 }
 
 /* Copies a finished record of `size` bytes to the ring buffer. Readers are

@@ -18,6 +18,15 @@
 #define container_of(ptr, type, member) ((type *)((void *)(ptr) - __builtin_offsetof(type, member)))
 #endif
 
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
+/* The struct mount around a vfsmount (container_of, as a typed pointer). */
+static __always_inline struct mount *kt_real_mount(struct vfsmount *vfsmnt)
+{
+    return bpf_rdonly_cast((void *)vfsmnt - bpf_core_field_offset(struct mount, mnt),
+                           bpf_core_type_id_kernel(struct mount));
+}
+
 struct kt_walk {
     struct kt_scratch *s;
     struct dentry *dentry;
@@ -29,39 +38,37 @@ struct kt_walk {
 
 /* One step of the walk (a bpf_loop callback, so the verifier checks it once
  * rather than once per component): crosses a mount point or prepends one
- * component. Returns 1 to stop. */
+ * component. Kernel objects are read with direct loads; only the name bytes
+ * need a helper. Returns 1 to stop. */
 static long kt_walk_step(__u64 i, void *ctx)
 {
     struct kt_walk *w = ctx;
-    struct kt_scratch *s = w->s;
-    /* Locals, not w->..., inside BPF_CORE_READ: CO-RE relocates the whole
-     * access chain and kt_walk is not a kernel type. */
     struct dentry *dentry = w->dentry;
     struct mount *mnt = w->mnt;
     if (dentry == w->mnt_root) {
-        struct mount *parent_mnt = BPF_CORE_READ(mnt, mnt_parent);
+        struct mount *parent_mnt = mnt->mnt_parent;
         if (mnt == parent_mnt) {
             w->complete = 1; /* root of the namespace */
             return 1;
         }
-        w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+        w->dentry = mnt->mnt_mountpoint;
         w->mnt = parent_mnt;
-        w->mnt_root = BPF_CORE_READ(parent_mnt, mnt.mnt_root);
+        w->mnt_root = parent_mnt->mnt.mnt_root;
         return 0;
     }
-    struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+    struct dentry *parent = dentry->d_parent;
     if (!dentry || dentry == parent) {
         w->complete = 1; /* root of a detached or pseudo file system */
         return 1;
     }
-    struct qstr name;
-    bpf_core_read(&name, sizeof(name), &dentry->d_name);
-    __u32 len = name.len & KT_NAME_MASK;
+    __u32 len = dentry->d_name.len & KT_NAME_MASK;
+    const unsigned char *name = dentry->d_name.name;
     int off = w->off;
     if (off < (int)len + 2 || off >= KT_STR_MAX)
         return 1; /* longer than KT_STR_MAX */
     off -= len + 1;
-    bpf_probe_read_kernel(&s->path[(off + 1) & (KT_STR_MAX - 1)], len, name.name);
+    struct kt_scratch *s = w->s;
+    bpf_probe_read_kernel(&s->path[(off + 1) & (KT_STR_MAX - 1)], len, name);
     s->path[off & (KT_STR_MAX - 1)] = '/';
     w->off = off;
     w->dentry = parent;
@@ -77,8 +84,8 @@ static __always_inline int kt_build_path(struct kt_scratch *s, struct dentry *de
     struct kt_walk w = {
         .s = s,
         .dentry = dentry,
-        .mnt = container_of(vfsmnt, struct mount, mnt),
-        .mnt_root = BPF_CORE_READ(vfsmnt, mnt_root),
+        .mnt = kt_real_mount(vfsmnt),
+        .mnt_root = vfsmnt->mnt_root,
         .off = KT_STR_MAX - 1,
         .complete = 0,
     };
@@ -94,20 +101,21 @@ static __always_inline int kt_build_path(struct kt_scratch *s, struct dentry *de
 
 static __always_inline int kt_build_fpath(struct kt_scratch *s, const struct path *p)
 {
-    return kt_build_path(s, BPF_CORE_READ(p, dentry), BPF_CORE_READ(p, mnt));
+    return kt_build_path(s, p->dentry, p->mnt);
 }
 
 /* The struct file behind `fd` in the current task, or NULL. */
-static __always_inline struct file *kt_fd_file(struct task_struct *task, long fd)
+static __always_inline struct file *kt_fd_file(long fd)
 {
-    struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-    unsigned int max = BPF_CORE_READ(fdt, max_fds);
-    if (fd < 0 || fd >= max)
+    struct task_struct *task = bpf_get_current_task_btf();
+    struct fdtable *fdt = task->files->fdt;
+    if (fd < 0 || fd >= fdt->max_fds)
         return NULL;
-    struct file **fds = BPF_CORE_READ(fdt, fd);
     struct file *f = NULL;
-    bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-    return f;
+    bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]);
+    if (!f)
+        return NULL;
+    return bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
 }
 
 /* Appends the path built by kt_build_path (returned `built`) to the record. */

@@ -43,7 +43,7 @@ static __always_inline bool kt_outcome_wanted(__u8 report, long ret)
 
 /* Everything a syscall handler needs, looked up once. */
 struct kt_sys_ctx {
-    struct pt_regs regs;
+    struct pt_regs *regs; /* the task's saved user registers (BTF: direct loads) */
     long ret;
     const struct kt_syscall_desc *desc;
     struct kt_config *cfg;
@@ -54,11 +54,11 @@ struct kt_sys_ctx {
 
 /* Reads the registers and tables and applies the outcome and pid filters.
  * Returns false when nothing is to be recorded. */
-static __always_inline bool kt_sys_begin(struct kt_sys_ctx *x, struct bpf_raw_tracepoint_args *ctx)
+static __always_inline bool kt_sys_prepare(struct kt_sys_ctx *x, struct bpf_raw_tracepoint_args *ctx)
 {
     x->ret = (long)ctx->args[1];
-    bpf_probe_read_kernel(&x->regs, sizeof(x->regs), (void *)ctx->args[0]);
-    __u32 nr = (__u32)x->regs.orig_ax;
+    x->regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+    __u32 nr = (__u32)x->regs->orig_ax;
     x->desc = bpf_map_lookup_elem(&kt_syscalls, &nr);
     if (!x->desc || !kt_outcome_wanted(x->desc->report, x->ret))
         return false;
@@ -70,6 +70,13 @@ static __always_inline bool kt_sys_begin(struct kt_sys_ctx *x, struct bpf_raw_tr
         kt_count(KT_KIND_SYSCALL, KT_CNT_FILTERED);
         return false;
     }
+    return true;
+}
+
+/* Starts the record: header, actor, result. */
+static __always_inline void kt_sys_record(struct kt_sys_ctx *x)
+{
+    __u32 nr = (__u32)x->regs->orig_ax;
     struct kt_syscall_record *r = (void *)x->s->rec;
     __builtin_memset(r, 0, sizeof(*r));
     kt_fill_hdr(&r->hdr, KT_KIND_SYSCALL);
@@ -79,6 +86,13 @@ static __always_inline bool kt_sys_begin(struct kt_sys_ctx *x, struct bpf_raw_tr
     r->op = x->desc->op;
     x->r = r;
     x->cursor = sizeof(*r);
+}
+
+static __always_inline bool kt_sys_begin(struct kt_sys_ctx *x, struct bpf_raw_tracepoint_args *ctx)
+{
+    if (!kt_sys_prepare(x, ctx))
+        return false;
+    kt_sys_record(x);
     return true;
 }
 
@@ -88,24 +102,23 @@ static __always_inline void kt_sys_num_args(struct kt_sys_ctx *x)
     for (int i = 0; i < 4; i++) {
         int a = x->desc->num_arg[i];
         if (a >= 0)
-            x->r->arg[i] = kt_arg(&x->regs, a);
+            x->r->arg[i] = kt_arg(x->regs, a);
     }
 }
 
 static __always_inline void kt_sys_inode(struct kt_syscall_record *r, struct file *f)
 {
-    struct inode *ino = BPF_CORE_READ(f, f_inode);
-    r->ino = BPF_CORE_READ(ino, i_ino);
-    r->dev = BPF_CORE_READ(ino, i_sb, s_dev);
-    r->mode = BPF_CORE_READ(ino, i_mode);
+    struct inode *ino = f->f_inode;
+    r->ino = ino->i_ino;
+    r->dev = ino->i_sb->s_dev;
+    r->mode = ino->i_mode;
     r->flags |= KT_F_HAS_INODE;
 }
 
 /* Appends the path of the open file `fd`. Returns kt_build_path's value, or 0. */
 static __always_inline int kt_sys_fd_path(struct kt_sys_ctx *x, struct kt_path *p, long fd)
 {
-    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-    struct file *f = kt_fd_file(task, fd);
+    struct file *f = kt_fd_file(fd);
     if (!f) {
         x->r->flags |= KT_F_PATH_LOST;
         return 0;
@@ -122,20 +135,19 @@ static __always_inline int kt_sys_fd_path(struct kt_sys_ctx *x, struct kt_path *
 static __always_inline void kt_sys_at_path(struct kt_sys_ctx *x, struct kt_path *p, int dirfd_arg,
                                            int name_arg)
 {
-    const char *name = (const char *)kt_arg(&x->regs, name_arg);
+    const char *name = (const char *)kt_arg(x->regs, name_arg);
     __u32 c = x->cursor;
     if (kt_put_ustr(x->s, &x->cursor, &p->name, name, &x->r->flags) < 0)
         return;
     if (x->s->rec[c & KT_REC_CURSOR_MASK] == '/')
         return; /* absolute */
-    long dirfd = dirfd_arg >= 0 ? (int)kt_arg(&x->regs, dirfd_arg) : KT_AT_FDCWD;
-    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    long dirfd = dirfd_arg >= 0 ? (int)kt_arg(x->regs, dirfd_arg) : KT_AT_FDCWD;
     int built;
     if (dirfd == KT_AT_FDCWD) {
-        struct fs_struct *fs = BPF_CORE_READ(task, fs);
-        built = kt_build_fpath(x->s, &fs->pwd);
+        struct task_struct *task = bpf_get_current_task_btf();
+        built = kt_build_fpath(x->s, &task->fs->pwd);
     } else {
-        struct file *f = kt_fd_file(task, dirfd);
+        struct file *f = kt_fd_file(dirfd);
         if (!f) {
             x->r->flags |= KT_F_PATH_LOST;
             return;
@@ -155,10 +167,10 @@ static __always_inline int kt_sys_path(struct kt_sys_ctx *x, int i)
         kt_sys_at_path(x, &x->r->path[i], d->dirfd_arg[i], d->name_arg[i]);
         return 0;
     case KT_PATH_FD:
-        return kt_sys_fd_path(x, &x->r->path[i], (int)kt_arg(&x->regs, d->name_arg[i]));
+        return kt_sys_fd_path(x, &x->r->path[i], (int)kt_arg(x->regs, d->name_arg[i]));
     case KT_PATH_USTR:
         kt_put_ustr(x->s, &x->cursor, &x->r->path[i].name,
-                    (const void *)kt_arg(&x->regs, d->name_arg[i]), &x->r->flags);
+                    (const void *)kt_arg(x->regs, d->name_arg[i]), &x->r->flags);
         return 0;
     default:
         return 0;
@@ -169,7 +181,7 @@ static __always_inline int kt_sys_path(struct kt_sys_ctx *x, int i)
  * when the event must not be produced. */
 static __always_inline bool kt_sys_path_allowed(struct kt_sys_ctx *x, int built, bool is_read)
 {
-    __u32 verdict = kt_path_verdict(x->s, built);
+    __u32 verdict = x->cfg->has_path_filter ? kt_path_verdict(x->s, built) : 0;
     bool watched = verdict & KT_PF_WATCH;
     if ((verdict & KT_PF_EXCLUDE) || ((is_read || x->cfg->watched_only) && !watched)) {
         kt_count(KT_KIND_SYSCALL, KT_CNT_FILTERED);
@@ -195,7 +207,7 @@ static __always_inline int kt_handle_syscall(struct bpf_raw_tracepoint_args *ctx
         return 0;
     kt_sys_path(&x, 1);
     if (x.desc->aux_arg >= 0)
-        kt_put_ustr(x.s, &x.cursor, &x.r->aux, (const void *)kt_arg(&x.regs, x.desc->aux_arg),
+        kt_put_ustr(x.s, &x.cursor, &x.r->aux, (const void *)kt_arg(x.regs, x.desc->aux_arg),
                     &x.r->flags);
     kt_sys_finish(&x);
     return 0;

@@ -212,9 +212,12 @@ enum kt_counter {
 
 /* Agent configuration read by every program (array map `kt_config_map`, one entry). */
 struct kt_config {
-    __u32 agent_pid;     /* never report this process */
-    __u32 watched_only;  /* 1: capture only paths under a KT_PF_WATCH prefix */
-    __u64 wakeup_bytes;  /* wake the reader once this much data is waiting */
+    __u32 agent_pid;         /* never report this process */
+    __u8 watched_only;       /* 1: capture only paths under a KT_PF_WATCH prefix */
+    __u8 has_path_filter;    /* kt_path_filter has entries (else skip the lookup) */
+    __u8 has_excluded_pids;  /* kt_excluded_pids has entries */
+    __u8 pad;
+    __u64 wakeup_bytes;      /* wake the reader once this much data is waiting */
 };
 
 /* In-kernel path filter: LPM trie over the canonical path bytes. The longest

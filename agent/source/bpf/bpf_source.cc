@@ -129,6 +129,8 @@ Result<void> BpfSource::configure(const BpfOptions& options) {
     kt_config cfg{};
     cfg.agent_pid = static_cast<uint32_t>(getpid());
     cfg.watched_only = options.watched_only ? 1 : 0;
+    cfg.has_path_filter = !options.watch.empty() || !options.exclude.empty();
+    cfg.has_excluded_pids = !options.exclude_pids.empty();
     // Wake the reader when a quarter of the buffer is waiting; it polls on a
     // short timer for anything less.
     cfg.wakeup_bytes = options.ringbuf_bytes / 4;

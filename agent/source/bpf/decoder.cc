@@ -161,6 +161,10 @@ std::expected<void, DecodeError> decode_syscall(const DecodeContext& ctx, const 
     for (int i = 0; i < 2; ++i) {
         switch (info->desc.path_mode[i]) {
         case KT_PATH_AT:
+            if (r.op == KT_OP_OPEN && r.result >= 0) {
+                path[i] = raw[i][0];  // from the opened file: already canonical
+                break;
+            }
             path[i] = resolve_path(raw[i][0], raw[i][1], follow && !follow_used, resolve_fs);
             follow_used = true;
             break;
@@ -169,7 +173,6 @@ std::expected<void, DecodeError> decode_syscall(const DecodeContext& ctx, const 
         default: break;
         }
     }
-    if (r.op == KT_OP_OPEN && r.result >= 0) path[0] = raw[0][0];  // from the opened file
 
     auto* f = ev.mutable_file();
     switch (r.op) {

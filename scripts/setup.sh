@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every Debian package ktrail needs (idempotent, non-interactive),
+# then configures and builds into build/ (binaries in build/bin/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config git
+  clang llvm                          # BPF programs (clang -target bpf)
+  libbpf-dev bpftool libelf-dev zlib1g-dev linux-libc-dev
+  protobuf-compiler libprotobuf-dev   # the Event model
+  libspdlog-dev libfmt-dev            # the agent's own logs
+  catch2 nlohmann-json3-dev           # tests
+  attr                                # setfattr/getfattr for manual checks
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup: missing Debian packages: ${missing[*]}; run with sudo to install them" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="${KTRAIL_BUILD_TYPE:-RelWithDebInfo}" \
+      ${KTRAIL_CMAKE_ARGS:-} >/dev/null
+cmake --build build -j"$(nproc)"
