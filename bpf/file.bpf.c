@@ -47,10 +47,37 @@ int kt_file_open(struct bpf_raw_tracepoint_args *ctx)
     struct file *f = kt_fd_file(x.ret);
     if (!f)
         return 0;
-    /* Decide before building the record: most opens are not captured. */
-    int built = kt_build_fpath(x.s, &f->f_path);
-    if (!kt_sys_path_allowed(&x, built, is_read))
-        return 0;
+    /* Decide before building the record: most opens are not captured, and
+     * most are decided without walking their path. */
+    int built;
+    if (!x.cfg->has_path_filter) {
+        if (!kt_verdict_allows(&x, 0, is_read))
+            return 0;
+        built = kt_build_fpath(x.s, &f->f_path);
+    } else {
+        /* Files directly in a directory usually share its verdict: cached. */
+        struct kt_dir_key dk = {};
+        __u64 dir_inode = 0;
+        __u32 generation = x.cfg->generation; /* before the walk: a bump during it wins */
+        long cached = kt_dir_cached(f, generation, &dk, &dir_inode);
+        if (cached >= 0 && !kt_verdict_allows(&x, cached, is_read))
+            return 0;
+        built = kt_build_fpath(x.s, &f->f_path);
+        if (cached < 0) {
+            __u32 len = kt_prefix_key_fill(x.s, built);
+            __u32 verdict = kt_prefix_verdict(x.s, len);
+            __u32 leaf = f->f_path.dentry->d_name.len;
+            if (cached == -1 && built > 0 && len > leaf) {
+                long shared = kt_dir_shared_verdict(x.s, len - leaf);
+                if (shared >= 0) {
+                    struct kt_dir_verdict v = {.inode = dir_inode, .generation = generation, .verdict = shared};
+                    bpf_map_update_elem(&kt_dir_cache, &dk, &v, BPF_ANY);
+                }
+            }
+            if (!kt_verdict_allows(&x, verdict, is_read))
+                return 0;
+        }
+    }
     kt_sys_record(&x);
     x.r->arg[0] = flags;
     x.r->arg[1] = mode;

@@ -50,11 +50,18 @@ struct {
 
 struct {
     __uint(type, BPF_MAP_TYPE_LPM_TRIE);
-    __uint(max_entries, 4096);
+    __uint(max_entries, 16384);
     __uint(map_flags, BPF_F_NO_PREALLOC);
     __type(key, struct kt_prefix_key);
-    __type(value, __u32);
+    __type(value, struct kt_prefix_value);
 } kt_path_filter SEC(".maps") __weak;
+
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 16384);
+    __type(key, struct kt_dir_key);
+    __type(value, struct kt_dir_verdict);
+} kt_dir_cache SEC(".maps") __weak;
 
 /* Processes whose events are never produced (tgid -> 1). */
 struct {

@@ -162,18 +162,59 @@ static __always_inline long kt_put_ustr(struct kt_scratch *s, __u32 *cursor, str
     return n - 1;
 }
 
-/* The path filter's verdict (KT_PF_*) for a path kt_build_path produced. */
-static __always_inline __u32 kt_path_verdict(struct kt_scratch *s, int built)
+/* Copies the path kt_build_path produced into the filter key. Returns its
+ * length without the NUL (the key holds at most KT_PREFIX_MAX bytes of it). */
+static __always_inline __u32 kt_prefix_key_fill(struct kt_scratch *s, int built)
 {
     if (built < 0)
         built = -built;
     if (built <= 0 || built >= KT_STR_MAX)
         return 0;
-    __u32 len = KT_STR_MAX - 1 - built; /* without NUL */
-    if (len > KT_PREFIX_MAX)
-        len = KT_PREFIX_MAX;
-    bpf_probe_read_kernel(s->key.path, len & 0x1ff, &s->path[built & (KT_STR_MAX - 1)]);
-    s->key.prefixlen = len * 8;
-    __u32 *v = bpf_map_lookup_elem(&kt_path_filter, &s->key);
-    return v ? *v : 0;
+    __u32 len = KT_STR_MAX - 1 - built;
+    __u32 copy = len > KT_PREFIX_MAX ? KT_PREFIX_MAX : len;
+    bpf_probe_read_kernel(s->key.path, copy & 0x1ff, &s->path[built & (KT_STR_MAX - 1)]);
+    return len;
+}
+
+/* The filter's verdict (KT_PF_*) for the first `len` bytes of the key. */
+static __always_inline __u32 kt_prefix_verdict(struct kt_scratch *s, __u32 len)
+{
+    s->key.prefixlen = (len > KT_PREFIX_MAX ? KT_PREFIX_MAX : len) * 8;
+    struct kt_prefix_value *v = bpf_map_lookup_elem(&kt_path_filter, &s->key);
+    return v ? v->verdict : 0;
+}
+
+/* The verdict every file directly in a directory shares, the directory being
+ * the first `dirlen` bytes of the key (its trailing '/' included); -1 when a
+ * longer prefix lies below it, so its files do not share one. */
+static __always_inline long kt_dir_shared_verdict(struct kt_scratch *s, __u32 dirlen)
+{
+    if (dirlen == 0 || dirlen > KT_PREFIX_MAX)
+        return -1;
+    s->key.prefixlen = dirlen * 8;
+    struct kt_prefix_value *v = bpf_map_lookup_elem(&kt_path_filter, &s->key);
+    if (!v)
+        return 0;
+    if ((v->flags & KT_PFV_ANCESTOR) && v->len == dirlen)
+        return -1;
+    return v->verdict;
+}
+
+/* The cached verdict of the directory an open file is in: >= 0 the verdict,
+ * -1 not cached, -2 not cacheable (the file is itself a mount root). */
+static __always_inline long kt_dir_cached(struct file *f, __u32 generation, struct kt_dir_key *k,
+                                          __u64 *dir_inode)
+{
+    struct dentry *d = f->f_path.dentry;
+    struct vfsmount *mnt = f->f_path.mnt;
+    if (d == mnt->mnt_root)
+        return -2;
+    struct dentry *dir = d->d_parent;
+    k->dentry = (__u64)dir;
+    k->mnt = (__u64)mnt;
+    *dir_inode = (__u64)dir->d_inode;
+    struct kt_dir_verdict *v = bpf_map_lookup_elem(&kt_dir_cache, k);
+    if (v && v->generation == generation && v->inode == *dir_inode)
+        return v->verdict;
+    return -1;
 }

@@ -177,17 +177,24 @@ static __always_inline int kt_sys_path(struct kt_sys_ctx *x, int i)
     }
 }
 
-/* Applies the path filter to a canonical path. Returns false (and counts)
- * when the event must not be produced. */
-static __always_inline bool kt_sys_path_allowed(struct kt_sys_ctx *x, int built, bool is_read)
+/* Whether a path with this filter verdict is captured; counts when not. */
+static __always_inline bool kt_verdict_allows(struct kt_sys_ctx *x, __u32 verdict, bool is_read)
 {
-    __u32 verdict = x->cfg->has_path_filter ? kt_path_verdict(x->s, built) : 0;
     bool watched = verdict & KT_PF_WATCH;
     if ((verdict & KT_PF_EXCLUDE) || ((is_read || x->cfg->watched_only) && !watched)) {
         kt_count(KT_KIND_SYSCALL, KT_CNT_FILTERED);
         return false;
     }
     return true;
+}
+
+/* Applies the path filter to a canonical path kt_build_path produced. */
+static __always_inline bool kt_sys_path_allowed(struct kt_sys_ctx *x, int built, bool is_read)
+{
+    __u32 verdict = 0;
+    if (x->cfg->has_path_filter)
+        verdict = kt_prefix_verdict(x->s, kt_prefix_key_fill(x->s, built));
+    return kt_verdict_allows(x, verdict, is_read);
 }
 
 static __always_inline void kt_sys_finish(struct kt_sys_ctx *x)

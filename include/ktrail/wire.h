@@ -69,6 +69,11 @@ enum kt_path_mode {
     KT_PATH_RESULT_FD = 4, /* the syscall's result is an fd (open family) */
 };
 
+/* kt_syscall_desc.moves_paths: always, or when arg[num_arg[0]] has AT_REMOVEDIR. */
+#define KT_MOVES_PATHS 1
+#define KT_MOVES_PATHS_IF_REMOVEDIR 2
+#define KT_AT_REMOVEDIR 0x200
+
 /* Which outcomes of a syscall are reported (kt_syscall_desc.report). */
 #define KT_REPORT_SUCCESS 0x1
 #define KT_REPORT_DENIED 0x2 /* -EACCES, -EPERM */
@@ -98,6 +103,8 @@ struct kt_syscall_desc {
     __s8 num_arg[4];   /* syscall argument index copied to arg[i], -1 none */
     __s8 aux_arg;      /* a plain user string copied to str[KT_STR_AUX], -1 none */
     __u8 open_how;     /* openat2: flags/mode come from struct open_how at name_arg+1 */
+    __u8 moves_paths;  /* KT_MOVES_PATHS*: on success paths of existing files may change */
+    __u8 pad[3];
 };
 
 /* Common record header. */
@@ -217,6 +224,8 @@ struct kt_config {
     __u8 has_path_filter;    /* kt_path_filter has entries (else skip the lookup) */
     __u8 has_excluded_pids;  /* kt_excluded_pids has entries */
     __u8 pad;
+    __u32 generation;        /* bumped when cached directory verdicts may be stale */
+    __u32 pad2;
     __u64 wakeup_bytes;      /* wake the reader once this much data is waiting */
 };
 
@@ -229,6 +238,26 @@ struct kt_prefix_key {
     __u32 prefixlen; /* in bits */
     char path[KT_PREFIX_MAX];
 };
+struct kt_prefix_value {
+    __u32 verdict; /* KT_PF_* that applies here */
+    __u16 len;     /* bytes in this prefix */
+    __u16 flags;   /* KT_PFV_* */
+};
+#define KT_PFV_ANCESTOR 0x1 /* a longer prefix lies below this directory */
+
+/* Cache of per-directory verdicts (LRU hash kt_dir_cache): files directly in
+ * a directory share its verdict unless a prefix lies below it. Keyed by the
+ * directory's dentry and mount (the same dentry has another path through a
+ * bind mount); checked against the directory's inode and the generation. */
+struct kt_dir_key {
+    __u64 dentry;
+    __u64 mnt;
+};
+struct kt_dir_verdict {
+    __u64 inode;
+    __u32 generation;
+    __u32 verdict;
+};
 
 #ifdef __cplusplus
 #define KT_STATIC_ASSERT static_assert
@@ -240,14 +269,16 @@ struct kt_prefix_key {
 KT_STATIC_ASSERT(sizeof(struct kt_hdr) == 16, "kt_hdr layout");
 KT_STATIC_ASSERT(sizeof(struct kt_task) == 80, "kt_task layout");
 KT_STATIC_ASSERT(KT_OFFSETOF(struct kt_task, comm) == 64, "kt_task layout");
-KT_STATIC_ASSERT(sizeof(struct kt_syscall_desc) == 16, "kt_syscall_desc layout");
+KT_STATIC_ASSERT(sizeof(struct kt_syscall_desc) == 20, "kt_syscall_desc layout");
 KT_STATIC_ASSERT(sizeof(struct kt_syscall_record) == 184, "kt_syscall_record layout");
 KT_STATIC_ASSERT(KT_OFFSETOF(struct kt_syscall_record, result) == 96, "kt_syscall_record layout");
 KT_STATIC_ASSERT(KT_OFFSETOF(struct kt_syscall_record, path) == 160, "kt_syscall_record layout");
 KT_STATIC_ASSERT(sizeof(struct kt_exec_record) == 136, "kt_exec_record layout");
 KT_STATIC_ASSERT(sizeof(struct kt_fork_record) == 112, "kt_fork_record layout");
 KT_STATIC_ASSERT(sizeof(struct kt_exit_record) == 104, "kt_exit_record layout");
-KT_STATIC_ASSERT(sizeof(struct kt_config) == 16, "kt_config layout");
+KT_STATIC_ASSERT(sizeof(struct kt_config) == 24, "kt_config layout");
+KT_STATIC_ASSERT(sizeof(struct kt_prefix_value) == 8, "kt_prefix_value layout");
+KT_STATIC_ASSERT(sizeof(struct kt_dir_verdict) == 16, "kt_dir_verdict layout");
 KT_STATIC_ASSERT(sizeof(struct kt_prefix_key) == 4 + KT_PREFIX_MAX, "kt_prefix_key layout");
 
 #endif /* KTRAIL_WIRE_H */

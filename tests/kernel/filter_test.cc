@@ -3,6 +3,7 @@
 // a burst, every record is either delivered or counted as dropped.
 #include <catch2/catch.hpp>
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -84,4 +85,36 @@ TEST_CASE("a burst into a tiny ring buffer: delivered + dropped == produced", "[
     CHECK(produced >= 5000);
     CHECK(cap.delivered() + dropped == produced);
     CHECK(cap.malformed() == 0);
+}
+
+TEST_CASE("cached directory verdicts follow renames and bind mounts", "[filter]") {
+    TempDir dir;
+    for (const char* d : {"watched", "plain", "plain2", "watched/bind"}) std::filesystem::create_directory(dir / d);
+    ktrail::bpf::BpfOptions opts;
+    opts.watch = {dir / "watched"};
+    opts.watched_only = true;
+    Capture cap(opts);
+    pid_t pid = cap.spawn([&] {
+        auto touch = [](const std::string& p) { close(open(p.c_str(), O_CREAT | O_WRONLY, 0600)); };
+        // plain/ is decided (not watched) and cached; then it moves under watched/.
+        touch(dir / "plain/a");
+        if (rename((dir / "plain").c_str(), (dir / "watched/moved").c_str()) != 0) return 97;
+        touch(dir / "watched/moved/b");
+        // plain2/ is cached as not watched; the same directory seen through a
+        // bind mount under watched/ is another path.
+        if (mount((dir / "plain2").c_str(), (dir / "watched/bind").c_str(), nullptr, MS_BIND, nullptr) != 0) return 96;
+        touch(dir / "plain2/c");
+        touch(dir / "plain2/d");
+        touch(dir / "watched/bind/e");
+        umount2((dir / "watched/bind").c_str(), 0);
+        return 0;
+    });
+    auto events = cap.events_of(pid);
+    umount2((dir / "watched/bind").c_str(), MNT_DETACH);
+    REQUIRE(cap.exit_status(pid) == 0);
+    one(events, "created-file", dir / "watched/moved/b");
+    one(events, "created-file", dir / "watched/bind/e");
+    CHECK(with_action(events, "created-file", dir / "plain/a").empty());
+    CHECK(with_action(events, "created-file", dir / "plain2/c").empty());
+    CHECK(with_action(events, "created-file", dir / "plain2/d").empty());
 }

@@ -13,6 +13,7 @@
 #include <mutex>
 
 #include "ktrail_bpf.skel.h"
+#include "source/bpf/path_filter.h"
 #include "source/bpf/syscall_table.h"
 
 namespace ktrail::bpf {
@@ -58,24 +59,6 @@ Result<void> map_update(bpf_map* map, const void* key, const void* value, const 
     return {};
 }
 
-Result<void> add_prefix(bpf_map* map, const std::string& path, uint32_t verdict) {
-    if (path.empty() || path[0] != '/')
-        return fail(fmt::format("path filter '{}' is not absolute: give a path starting with '/'", path));
-    // Directories match everything below them; "/" matches everything.
-    std::string prefix = path;
-    struct stat st{};
-    if (prefix != "/" && stat(prefix.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && prefix.back() != '/')
-        prefix += '/';
-    if (prefix.size() > KT_PREFIX_MAX)
-        return fail(fmt::format("path filter '{}' is longer than {} bytes", path, KT_PREFIX_MAX));
-    kt_prefix_key key{};
-    key.prefixlen = prefix == "/" ? 8 : static_cast<uint32_t>(prefix.size() * 8);
-    memcpy(key.path, prefix.data(), prefix.size());
-    uint32_t existing = 0;
-    if (bpf_map_lookup_elem(bpf_map__fd(map), &key, &existing) == 0 && key.prefixlen == prefix.size() * 8)
-        verdict |= existing;
-    return map_update(map, &key, &verdict, "kt_path_filter");
-}
 
 }  // namespace
 
@@ -151,10 +134,14 @@ Result<void> BpfSource::configure(const BpfOptions& options) {
         int fd = bpf_program__fd(prog);
         if (auto ok = map_update(maps->kt_family_progs, &key, &fd, "kt_family_progs"); !ok) return ok;
     }
-    for (const auto& p : options.watch)
-        if (auto ok = add_prefix(maps->kt_path_filter, p, KT_PF_WATCH); !ok) return ok;
-    for (const auto& p : options.exclude)
-        if (auto ok = add_prefix(maps->kt_path_filter, p, KT_PF_EXCLUDE); !ok) return ok;
+    auto filter = build_path_filter(options.watch, options.exclude);
+    if (!filter) return std::unexpected(filter.error());
+    for (const auto& entry : *filter) {
+        kt_prefix_key key{};
+        key.prefixlen = static_cast<uint32_t>(entry.prefix.size() * 8);
+        memcpy(key.path, entry.prefix.data(), entry.prefix.size());
+        if (auto ok = map_update(maps->kt_path_filter, &key, &entry.value, "kt_path_filter"); !ok) return ok;
+    }
     uint8_t one = 1;
     for (pid_t pid : options.exclude_pids) {
         uint32_t key = static_cast<uint32_t>(pid);

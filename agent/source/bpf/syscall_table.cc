@@ -70,6 +70,13 @@ constexpr kt_syscall_desc exec_refused(PathSpec p0, Args args = {}) {
     return desc(KT_OP_EXEC, KT_FAM_EXEC_FAIL, KT_REPORT_DENIED, p0, none(), args);
 }
 
+// On success this call changes the paths of existing files: cached
+// directory verdicts in the kernel are dropped.
+constexpr kt_syscall_desc moves(kt_syscall_desc d, uint8_t how = KT_MOVES_PATHS) {
+    d.moves_paths = how;
+    return d;
+}
+
 // Follow rules: `follow` is the default; flip_slot/flip_mask invert it.
 constexpr SyscallInfo info(uint32_t nr, std::string_view name, kt_syscall_desc d, bool follow = false,
                            int8_t flip_slot = -1, uint64_t flip_mask = 0) {
@@ -83,11 +90,11 @@ const auto kTable = std::to_array<SyscallInfo>({
     info(SYS_openat,     "openat",     open(at(0, 1), {2, 3}), true, 0, kONofollow),
     info(SYS_openat2,    "openat2",    open(at(0, 1), {2, N}, 1), true, 0, kONofollow),
     info(SYS_unlink,     "unlink",     file(KT_OP_UNLINK, cwd(0))),
-    info(SYS_unlinkat,   "unlinkat",   file(KT_OP_UNLINK, at(0, 1), none(), {2})),
-    info(SYS_rmdir,      "rmdir",      file(KT_OP_RMDIR, cwd(0))),
-    info(SYS_rename,     "rename",     file(KT_OP_RENAME, cwd(0), cwd(1))),
-    info(SYS_renameat,   "renameat",   file(KT_OP_RENAME, at(0, 1), at(2, 3))),
-    info(SYS_renameat2,  "renameat2",  file(KT_OP_RENAME, at(0, 1), at(2, 3), {4})),
+    info(SYS_unlinkat,   "unlinkat",   moves(file(KT_OP_UNLINK, at(0, 1), none(), {2}), KT_MOVES_PATHS_IF_REMOVEDIR)),
+    info(SYS_rmdir,      "rmdir",      moves(file(KT_OP_RMDIR, cwd(0)))),
+    info(SYS_rename,     "rename",     moves(file(KT_OP_RENAME, cwd(0), cwd(1)))),
+    info(SYS_renameat,   "renameat",   moves(file(KT_OP_RENAME, at(0, 1), at(2, 3)))),
+    info(SYS_renameat2,  "renameat2",  moves(file(KT_OP_RENAME, at(0, 1), at(2, 3), {4}))),
     info(SYS_link,       "link",       file(KT_OP_LINK, cwd(0), cwd(1))),
     info(SYS_linkat,     "linkat",     file(KT_OP_LINK, at(0, 1), at(2, 3), {4}), false, 0, kAtSymlinkFollow),
     info(SYS_symlink,    "symlink",    file(KT_OP_SYMLINK, ustr(0), cwd(1))),
@@ -114,9 +121,9 @@ const auto kTable = std::to_array<SyscallInfo>({
     info(SYS_lremovexattr, "lremovexattr", file(KT_OP_REMOVEXATTR, cwd(0), ustr(1))),
     info(SYS_fremovexattr, "fremovexattr", file(KT_OP_REMOVEXATTR, fd(0), ustr(1)), true),
     info(466,            "removexattrat", file(KT_OP_REMOVEXATTR, at(0, 1), ustr(3), {2}), true, 0, kAtSymlinkNofollow),
-    info(SYS_mount,      "mount",      file(KT_OP_MOUNT, ustr(0), cwd(1), {3}, 2)),
-    info(SYS_umount2,    "umount2",    file(KT_OP_UMOUNT, cwd(0), none(), {1}), true, 0, kUmountNofollow),
-    info(429,            "move_mount", file(KT_OP_MOUNT, at(0, 1), at(2, 3), {4})),
+    info(SYS_mount,      "mount",      moves(file(KT_OP_MOUNT, ustr(0), cwd(1), {3}, 2))),
+    info(SYS_umount2,    "umount2",    moves(file(KT_OP_UMOUNT, cwd(0), none(), {1})), true, 0, kUmountNofollow),
+    info(429,            "move_mount", moves(file(KT_OP_MOUNT, at(0, 1), at(2, 3), {4}))),
     info(SYS_setuid,     "setuid",     cred(KT_OP_SETUID, {0})),
     info(SYS_setreuid,   "setreuid",   cred(KT_OP_SETUID, {0, 1})),
     info(SYS_setresuid,  "setresuid",  cred(KT_OP_SETUID, {0, 1, 2})),

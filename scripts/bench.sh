@@ -1,0 +1,268 @@
+#!/usr/bin/env bash
+# Measures what ktraild costs the workloads it watches, next to Debian's auditd:
+#   (1) an open/close loop whose every open is captured,
+#   (2) the same loop while ktraild watches only /etc (the loop works elsewhere),
+#   (3) a fork+exec loop of /bin/true.
+# Each cell is the median of BENCH_REPS runs of build/bin/bench_loop (ns per
+# iteration). The machine is noisy, so results are reported as ratios to a
+# baseline taken in the same run: bare reps are run right before each tracer's
+# block and pooled per workload. Also reports ktraild's delivered/dropped
+# events, CPU seconds and peak RSS, and checks them against the targets.
+#   sudo scripts/bench.sh      (env: BENCH_OPEN_N, BENCH_EXEC_N, BENCH_REPS)
+set -euo pipefail
+shopt -s inherit_errexit
+cd "$(dirname "$0")/.."
+
+OPEN_N=${BENCH_OPEN_N:-200000}
+EXEC_N=${BENCH_EXEC_N:-2000}
+REPS=${BENCH_REPS:-7}
+WORK=/tmp/ktrail-bench
+LOOP=$WORK/loop
+EVENTS=$WORK/events.json
+BIN=build/bin
+KEY=ktrail-bench
+AUDIT_BACKLOG=8192 # what Debian's shipped rules.d/audit.rules sets (-b 8192)
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "bench: needs root (loads BPF programs, runs auditd): sudo scripts/bench.sh" >&2
+  exit 1
+fi
+
+# --- state the cleanup trap undoes -------------------------------------------
+KTRAILD_PID=""
+AUDITD_PID=""
+AUDIT_RULE_DEL=()  # auditctl arguments that delete the rule we added
+AUDIT_ORIG_ENABLED=""
+AUDIT_ORIG_BACKLOG=""
+
+audit_status() { auditctl -s | awk -v k="$1" '$1 == k { print $2 }'; }
+
+stop_ktraild() {
+  [[ -n $KTRAILD_PID ]] || return 0
+  kill -TERM "$KTRAILD_PID" 2>/dev/null || true
+  KTRAILD_RC=0
+  wait "$KTRAILD_PID" || KTRAILD_RC=$?
+  KTRAILD_PID=""
+}
+
+stop_auditd() {
+  [[ -n $AUDITD_PID ]] || return 0
+  kill -TERM "$AUDITD_PID" 2>/dev/null || true
+  wait "$AUDITD_PID" || true
+  AUDITD_PID=""
+}
+
+delete_audit_rule() {
+  ((${#AUDIT_RULE_DEL[@]})) || return 0
+  auditctl "${AUDIT_RULE_DEL[@]}" >/dev/null || true
+  AUDIT_RULE_DEL=()
+}
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  stop_ktraild
+  delete_audit_rule
+  stop_auditd
+  if [[ -n $AUDIT_ORIG_ENABLED ]]; then
+    auditctl -e "$AUDIT_ORIG_ENABLED" >/dev/null || true
+    auditctl -b "$AUDIT_ORIG_BACKLOG" >/dev/null || true
+  fi
+  rm -rf "$WORK"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- helpers -------------------------------------------------------------------
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END {
+  if (NR == 0) exit; if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
+
+# run_loop W: one rep of workload W, prints ns/iteration
+run_loop() {
+  case $1 in
+    1 | 2) "$BIN/bench_loop" open "$LOOP" "$OPEN_N" ;;
+    3) "$BIN/bench_loop" exec "$EXEC_N" ;;
+  esac
+}
+
+# reps W: BENCH_REPS runs of workload W, prints the values space-separated
+reps() {
+  local out=() i
+  for ((i = 0; i < REPS; i++)); do out+=("$(run_loop "$1")"); done
+  echo "${out[*]}"
+}
+
+# --- ktraild ---------------------------------------------------------------------
+start_ktraild() {
+  rm -f "$EVENTS"
+  "$BIN/ktraild" --output "file:$EVENTS" --state "$WORK/state" "$@" 2>"$WORK/ktraild.err" &
+  KTRAILD_PID=$!
+  local i
+  for ((i = 0; i < 100; i++)); do
+    grep -qs '"agent-started"' "$EVENTS" && return 0
+    kill -0 "$KTRAILD_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "bench: ktraild did not start; its stderr:" >&2
+  tail -n 20 "$WORK/ktraild.err" >&2
+  exit 1
+}
+
+# ktraild_block W ARGS...: reps of W under ktraild; sets K_TIMES and K_STATS[W]
+declare -A K_TIMES K_STATS
+ktraild_block() {
+  local w=$1; shift
+  start_ktraild "$@"
+  K_TIMES[$w]=$(reps "$w")
+  local clk utime_stime cpu rss last delivered dropped
+  clk=$(getconf CLK_TCK)
+  # fields 14 and 15 of /proc/PID/stat; skip "pid (comm) " as comm may hold spaces
+  utime_stime=$(sed 's/.*) //' "/proc/$KTRAILD_PID/stat" | awk '{ print $12 + $13 }')
+  cpu=$(awk -v t="$utime_stime" -v c="$clk" 'BEGIN { printf "%.2f", t / c }')
+  rss=$(awk '$1 == "VmHWM:" { printf "%.1f", $2 / 1024 }' "/proc/$KTRAILD_PID/status")
+  stop_ktraild
+  if ((KTRAILD_RC != 0)); then
+    echo "bench: ktraild exited with $KTRAILD_RC; its stderr:" >&2
+    tail -n 20 "$WORK/ktraild.err" >&2
+    exit 1
+  fi
+  last=$(grep 'ktraild stopped:' "$WORK/ktraild.err" | tail -n 1)
+  delivered=$(sed -n 's/.*delivered \([0-9]*\).*/\1/p' <<<"$last")
+  dropped=$(sed -n 's/.*dropped \([0-9]*\).*/\1/p' <<<"$last")
+  K_STATS[$w]="${delivered:--} ${dropped:--} $cpu $rss"
+  rm -f "$EVENTS"
+}
+
+# --- auditd ----------------------------------------------------------------------
+AUDITD_SKIP=""
+ensure_auditd() {
+  command -v auditd >/dev/null && command -v auditctl >/dev/null && return 0
+  local made_policy=""
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then # keep the service from auto-starting
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    made_policy=1
+  fi
+  echo "bench: installing auditd"
+  local rc=0
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq auditd >/dev/null || rc=$?
+  [[ -z $made_policy ]] || rm -f /usr/sbin/policy-rc.d
+  return "$rc"
+}
+
+check_auditd() {
+  if ! ensure_auditd; then
+    AUDITD_SKIP="could not install auditd"
+  elif ! auditctl -s >/dev/null 2>&1; then
+    AUDITD_SKIP="auditctl -s failed (no kernel audit support?)"
+  elif [[ $(audit_status pid) != 0 ]]; then
+    AUDITD_SKIP="an audit daemon is already registered (auditctl -s pid $(audit_status pid))"
+  elif pgrep -x auditd >/dev/null; then
+    AUDITD_SKIP="an auditd process is already running"
+  fi
+}
+
+start_auditd() {
+  [[ -n $AUDIT_ORIG_ENABLED ]] || {
+    AUDIT_ORIG_ENABLED=$(audit_status enabled)
+    AUDIT_ORIG_BACKLOG=$(audit_status backlog_limit)
+  }
+  auditd -n >"$WORK/auditd.log" 2>&1 &
+  AUDITD_PID=$!
+  local i
+  for ((i = 0; i < 100; i++)); do
+    [[ $(audit_status pid) != 0 ]] && { auditctl -b "$AUDIT_BACKLOG" >/dev/null; return 0; }
+    kill -0 "$AUDITD_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "bench: auditd did not register; its output:" >&2
+  tail -n 20 "$WORK/auditd.log" >&2
+  exit 1
+}
+
+# auditd_block W: reps of W under auditd with the equivalent rule; sets A_TIMES, A_LOST
+declare -A A_TIMES A_LOST
+auditd_block() {
+  local w=$1 add
+  # shellcheck disable=SC2054 # commas belong to auditctl arguments
+  case $w in
+    1) add=(-a always,exit -F arch=b64 -S open,openat,openat2,creat -F "dir=$LOOP" -k "$KEY") ;;
+    2) add=(-w /etc -p wa -k "$KEY") ;;
+    3) add=(-a always,exit -F arch=b64 -S execve -k "$KEY") ;;
+  esac
+  start_auditd
+  auditctl "${add[@]}" >/dev/null
+  if [[ ${add[0]} == -w ]]; then AUDIT_RULE_DEL=(-W "${add[@]:1}"); else AUDIT_RULE_DEL=(-d "${add[@]:1}"); fi
+  local lost0; lost0=$(audit_status lost)
+  A_TIMES[$w]=$(reps "$w")
+  A_LOST[$w]=$(($(audit_status lost) - lost0))
+  delete_audit_rule
+  stop_auditd
+  auditctl -e "$AUDIT_ORIG_ENABLED" >/dev/null
+  auditctl -b "$AUDIT_ORIG_BACKLOG" >/dev/null
+}
+
+# --- run -------------------------------------------------------------------------
+mkdir -p "$LOOP" "$WORK/state"
+scripts/setup.sh >"$WORK/setup.log" 2>&1 || { cat "$WORK/setup.log" >&2; exit 1; }
+check_auditd
+[[ -z $AUDITD_SKIP ]] || echo "bench: auditd column skipped: $AUDITD_SKIP"
+
+declare -A BARE_TIMES
+KTRAILD_ARGS_2=(--watch /etc --watched-only)
+for w in 1 2 3; do
+  echo "bench: workload ($w)..." >&2
+  BARE_TIMES[$w]=$(reps "$w")
+  if [[ $w == 2 ]]; then ktraild_block "$w" "${KTRAILD_ARGS_2[@]}"; else ktraild_block "$w"; fi
+  if [[ -z $AUDITD_SKIP ]]; then
+    BARE_TIMES[$w]+=" $(reps "$w")"
+    auditd_block "$w"
+  fi
+done
+
+# --- report ----------------------------------------------------------------------
+NAMES=("" "(1) open/close, all" "(2) open/close, /etc only" "(3) fork+exec /bin/true")
+TARGETS=("" 1.15 1.03 1.10)
+declare -A K_RATIO
+echo
+echo "ktrail benchmark: open N=$OPEN_N, exec N=$EXEC_N, $REPS reps (medians, ns/iteration)"
+printf '%-26s %10s %10s %7s %10s %7s %8s\n' workload bare ktraild ratio auditd ratio target
+for w in 1 2 3; do
+  bare=$(median <<<"${BARE_TIMES[$w]}")
+  kt=$(median <<<"${K_TIMES[$w]}")
+  K_RATIO[$w]=$(ratio "$kt" "$bare")
+  if [[ -z $AUDITD_SKIP ]]; then
+    au=$(median <<<"${A_TIMES[$w]}"); au_r="$(ratio "$au" "$bare")x"
+  else
+    au=skipped; au_r=-
+  fi
+  printf '%-26s %10s %10s %7s %10s %7s %8s\n' "${NAMES[$w]}" "$bare" "$kt" "${K_RATIO[$w]}x" \
+    "$au" "$au_r" "<=${TARGETS[$w]}x"
+done
+
+echo
+printf '%-10s %12s %9s %8s %14s\n' ktraild delivered dropped cpu_s peak_rss_MiB
+for w in 1 2 3; do
+  read -r d x c r <<<"${K_STATS[$w]}"
+  printf '%-10s %12s %9s %8s %14s\n' "($w)" "$d" "$x" "$c" "$r"
+done
+if [[ -z $AUDITD_SKIP ]]; then
+  echo
+  printf '%-10s %12s %9s\n' auditd delivered "dropped(lost)"
+  for w in 1 2 3; do printf '%-10s %12s %9s\n' "($w)" - "${A_LOST[$w]}"; done
+fi
+
+echo
+verdict() { if "$@"; then echo PASS; else echo MISS; fi; }
+for w in 1 2 3; do
+  echo "target ($w) ktraild ${K_RATIO[$w]}x <= ${TARGETS[$w]}x: $(verdict le "${K_RATIO[$w]}" "${TARGETS[$w]}")"
+done
+for w in 1 2 3; do
+  read -r d x c r <<<"${K_STATS[$w]}"
+  echo "target ($w) ktraild dropped $x == 0: $(verdict test "$x" = 0)"
+  echo "target ($w) ktraild peak RSS ${r} MiB <= 64 MiB: $(verdict le "$r" 64)"
+done
