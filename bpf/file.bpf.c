@@ -23,15 +23,15 @@ int kt_file_open(struct bpf_raw_tracepoint_args *ctx)
     __u64 flags, mode;
     if (d->open_how == KT_OPEN_HOW) {
         struct open_how how = {};
-        bpf_probe_read_user(&how, sizeof(how), (void *)kt_arg(x.regs, d->num_arg[0]));
+        bpf_probe_read_user(&how, sizeof(how), (void *)kt_arg(&x, d->num_arg[0]));
         flags = how.flags;
         mode = how.mode;
     } else if (d->open_how == KT_CREAT) {
         flags = 01 | KT_O_CREAT | KT_O_TRUNC;
-        mode = kt_arg(x.regs, d->num_arg[1]);
+        mode = kt_arg(&x, d->num_arg[1]);
     } else {
-        flags = kt_arg(x.regs, d->num_arg[0]);
-        mode = kt_arg(x.regs, d->num_arg[1]);
+        flags = kt_arg(&x, d->num_arg[0]);
+        mode = kt_arg(&x, d->num_arg[1]);
     }
     bool is_read = (flags & KT_O_ACCMODE) == 0 && !(flags & (KT_O_CREAT | KT_O_TRUNC));
 

@@ -11,15 +11,16 @@
 SEC("raw_tp/sys_exit")
 int kt_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
-    struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-    __u32 nr = (__u32)regs->orig_ax;
+    struct kt_sys_ctx x = {};
+    x.regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+    __u32 nr = kt_syscall_index(x.regs, &x.compat);
     struct kt_syscall_desc *d = bpf_map_lookup_elem(&kt_syscalls, &nr);
     if (!d || !d->op)
         return 0;
     /* Renames, rmdirs and mounts change what path a directory has: cached
      * directory verdicts must go, whoever made the call. */
     if (d->moves_paths && (long)ctx->args[1] >= 0) {
-        if (d->moves_paths == KT_MOVES_PATHS || (kt_arg(regs, d->num_arg[0]) & KT_AT_REMOVEDIR)) {
+        if (d->moves_paths == KT_MOVES_PATHS || (kt_arg(&x, d->num_arg[0]) & KT_AT_REMOVEDIR)) {
             struct kt_config *cfg = kt_config();
             if (cfg)
                 __sync_fetch_and_add(&cfg->generation, 1);

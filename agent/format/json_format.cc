@@ -185,6 +185,7 @@ void write_ktrail(JsonWriter& w, const v1::Ktrail& k) {
     w.key("ktrail");
     w.begin_object();
     kv(w, "syscall", k.syscall());
+    kv(w, "arch", k.arch());
     kv_list(w, "flags", k.flags());
     if (!k.args().empty()) {
         w.key("args");

@@ -43,7 +43,7 @@ struct {
 
 struct {
     __uint(type, BPF_MAP_TYPE_ARRAY);
-    __uint(max_entries, KT_SYSCALL_MAX);
+    __uint(max_entries, KT_SYSCALL_SLOTS);
     __type(key, __u32);
     __type(value, struct kt_syscall_desc);
 } kt_syscalls SEC(".maps") __weak;

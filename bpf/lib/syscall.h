@@ -18,8 +18,28 @@
 #define KT_EACCES 13
 #define KT_EPERM 1
 
-/* x86_64 syscall argument `i` from the saved user registers. */
-static __always_inline __u64 kt_arg(const struct pt_regs *r, int i)
+/* The syscall's index in kt_syscalls: its number, offset for ia32 calls. */
+static __always_inline __u32 kt_syscall_index(const struct pt_regs *regs, bool *compat)
+{
+    *compat = bpf_get_current_task_btf()->thread_info.status & KT_TS_COMPAT;
+    return (__u32)regs->orig_ax + (*compat ? KT_IA32_BASE : 0);
+}
+
+/* Syscall argument `i` from the saved user registers. */
+static __always_inline __u64 kt_arg32(const struct pt_regs *r, int i)
+{
+    switch (i) {
+    case 0: return (__u32)r->bx;
+    case 1: return (__u32)r->cx;
+    case 2: return (__u32)r->dx;
+    case 3: return (__u32)r->si;
+    case 4: return (__u32)r->di;
+    case 5: return (__u32)r->bp;
+    default: return 0;
+    }
+}
+
+static __always_inline __u64 kt_arg64(const struct pt_regs *r, int i)
 {
     switch (i) {
     case 0: return r->di;
@@ -31,6 +51,8 @@ static __always_inline __u64 kt_arg(const struct pt_regs *r, int i)
     default: return 0;
     }
 }
+
+#define kt_arg(x, i) ((x)->compat ? kt_arg32((x)->regs, (i)) : kt_arg64((x)->regs, (i)))
 
 static __always_inline bool kt_outcome_wanted(__u8 report, long ret)
 {
@@ -44,6 +66,8 @@ static __always_inline bool kt_outcome_wanted(__u8 report, long ret)
 /* Everything a syscall handler needs, looked up once. */
 struct kt_sys_ctx {
     struct pt_regs *regs; /* the task's saved user registers (BTF: direct loads) */
+    bool compat;          /* an ia32 syscall */
+    __u32 nr;             /* index in kt_syscalls */
     long ret;
     const struct kt_syscall_desc *desc;
     struct kt_config *cfg;
@@ -58,8 +82,8 @@ static __always_inline bool kt_sys_prepare(struct kt_sys_ctx *x, struct bpf_raw_
 {
     x->ret = (long)ctx->args[1];
     x->regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-    __u32 nr = (__u32)x->regs->orig_ax;
-    x->desc = bpf_map_lookup_elem(&kt_syscalls, &nr);
+    x->nr = kt_syscall_index(x->regs, &x->compat);
+    x->desc = bpf_map_lookup_elem(&kt_syscalls, &x->nr);
     if (!x->desc || !kt_outcome_wanted(x->desc->report, x->ret))
         return false;
     x->cfg = kt_config();
@@ -76,13 +100,12 @@ static __always_inline bool kt_sys_prepare(struct kt_sys_ctx *x, struct bpf_raw_
 /* Starts the record: header, actor, result. */
 static __always_inline void kt_sys_record(struct kt_sys_ctx *x)
 {
-    __u32 nr = (__u32)x->regs->orig_ax;
     struct kt_syscall_record *r = (void *)x->s->rec;
     __builtin_memset(r, 0, sizeof(*r));
     kt_fill_hdr(&r->hdr, KT_KIND_SYSCALL);
     kt_fill_task(&r->task);
     r->result = x->ret;
-    r->syscall_nr = nr;
+    r->syscall_nr = x->nr;
     r->op = x->desc->op;
     x->r = r;
     x->cursor = sizeof(*r);
@@ -102,7 +125,7 @@ static __always_inline void kt_sys_num_args(struct kt_sys_ctx *x)
     for (int i = 0; i < 4; i++) {
         int a = x->desc->num_arg[i];
         if (a >= 0)
-            x->r->arg[i] = kt_arg(x->regs, a);
+            x->r->arg[i] = kt_arg(x, a);
     }
 }
 
@@ -135,13 +158,13 @@ static __always_inline int kt_sys_fd_path(struct kt_sys_ctx *x, struct kt_path *
 static __always_inline void kt_sys_at_path(struct kt_sys_ctx *x, struct kt_path *p, int dirfd_arg,
                                            int name_arg)
 {
-    const char *name = (const char *)kt_arg(x->regs, name_arg);
+    const char *name = (const char *)kt_arg(x, name_arg);
     __u32 c = x->cursor;
     if (kt_put_ustr(x->s, &x->cursor, &p->name, name, &x->r->flags) < 0)
         return;
     if (x->s->rec[c & KT_REC_CURSOR_MASK] == '/')
         return; /* absolute */
-    long dirfd = dirfd_arg >= 0 ? (int)kt_arg(x->regs, dirfd_arg) : KT_AT_FDCWD;
+    long dirfd = dirfd_arg >= 0 ? (int)kt_arg(x, dirfd_arg) : KT_AT_FDCWD;
     int built;
     if (dirfd == KT_AT_FDCWD) {
         struct task_struct *task = bpf_get_current_task_btf();
@@ -167,10 +190,10 @@ static __always_inline int kt_sys_path(struct kt_sys_ctx *x, int i)
         kt_sys_at_path(x, &x->r->path[i], d->dirfd_arg[i], d->name_arg[i]);
         return 0;
     case KT_PATH_FD:
-        return kt_sys_fd_path(x, &x->r->path[i], (int)kt_arg(x->regs, d->name_arg[i]));
+        return kt_sys_fd_path(x, &x->r->path[i], (int)kt_arg(x, d->name_arg[i]));
     case KT_PATH_USTR:
         kt_put_ustr(x->s, &x->cursor, &x->r->path[i].name,
-                    (const void *)kt_arg(x->regs, d->name_arg[i]), &x->r->flags);
+                    (const void *)kt_arg(x, d->name_arg[i]), &x->r->flags);
         return 0;
     default:
         return 0;
@@ -214,7 +237,7 @@ static __always_inline int kt_handle_syscall(struct bpf_raw_tracepoint_args *ctx
         return 0;
     kt_sys_path(&x, 1);
     if (x.desc->aux_arg >= 0)
-        kt_put_ustr(x.s, &x.cursor, &x.r->aux, (const void *)kt_arg(x.regs, x.desc->aux_arg),
+        kt_put_ustr(x.s, &x.cursor, &x.r->aux, (const void *)kt_arg(&x, x.desc->aux_arg),
                     &x.r->flags);
     kt_sys_finish(&x);
     return 0;

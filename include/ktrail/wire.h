@@ -89,10 +89,16 @@ enum kt_family {
     KT_FAM__MAX = 5,
 };
 
-#define KT_SYSCALL_MAX 512 /* size of the syscall descriptor table */
+#define KT_SYSCALL_MAX 512 /* syscall numbers per architecture */
+/* 32-bit (ia32) syscalls, made by 32-bit programs or with `int 0x80`, have
+ * their own numbers and registers: their descriptors follow the x86_64 ones. */
+#define KT_IA32_BASE KT_SYSCALL_MAX
+#define KT_SYSCALL_SLOTS (2 * KT_SYSCALL_MAX)
+#define KT_TS_COMPAT 0x0002 /* thread_info.status: an ia32 syscall is running */
 
 /* One entry of the syscall table (array map `kt_syscalls`, indexed by the
- * x86_64 syscall number). op == KT_OP_NONE: not traced. */
+ * x86_64 syscall number, or KT_IA32_BASE + the ia32 number).
+ * op == KT_OP_NONE: not traced. kt_syscall_record.syscall_nr is that index. */
 struct kt_syscall_desc {
     __u16 op;
     __u8 family;

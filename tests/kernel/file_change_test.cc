@@ -3,12 +3,14 @@
 // the modes, owners and targets the call set.
 #include <catch2/catch.hpp>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -204,4 +206,45 @@ TEST_CASE("changes refused to an unprivileged user are denied-access-to with the
     CHECK(denied[1]->ktrail().syscall() == "unlink");
     CHECK(denied[1]->outcome() == "failure");
     CHECK(denied[1]->user().id() == kNobody);
+}
+
+namespace {
+// A 32-bit syscall from this 64-bit process: `int 0x80` uses the ia32 table
+// and registers, as a 32-bit program would. Pointers must be below 4 GiB.
+long int80(long nr, long a = 0, long b = 0, long c = 0) {
+    long ret;
+    asm volatile("int $0x80" : "=a"(ret) : "a"(nr), "b"(a), "c"(b), "d"(c) : "memory");
+    return ret;
+}
+char* low_string(const std::string& s) {
+    void* p = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+    if (p == MAP_FAILED) return nullptr;
+    return static_cast<char*>(memcpy(p, s.c_str(), s.size() + 1));
+}
+}  // namespace
+
+TEST_CASE("32-bit syscalls cannot slip past: int 0x80 is traced too", "[file-change]") {
+    TempDir dir;
+    Capture cap;
+    pid_t pid = cap.spawn([&] {
+        char* d = low_string(dir / "d32");
+        char* f = low_string(dir / "d32/f32");
+        char* rel = low_string("f32");
+        if (!d || !f || !rel) return 96;
+        bool ok = int80(39 /* mkdir */, reinterpret_cast<long>(d), 0700) == 0 &&
+                  int80(8 /* creat */, reinterpret_cast<long>(f), 0600) >= 0 &&
+                  chdir(d) == 0 &&
+                  int80(15 /* chmod */, reinterpret_cast<long>(rel), 0640) == 0 &&
+                  int80(10 /* unlink */, reinterpret_cast<long>(rel)) == 0;
+        return ok ? 0 : 97;
+    });
+    auto events = cap.events_of(pid);
+    REQUIRE(cap.exit_status(pid) == 0);
+    const auto& mk = one(events, "created-directory", dir / "d32");
+    CHECK(mk.ktrail().arch() == "i386");
+    CHECK(mk.ktrail().syscall() == "mkdir");
+    CHECK(mk.file().mode() == 0700);
+    CHECK(one(events, "created-file", dir / "d32/f32").ktrail().syscall() == "creat");
+    CHECK(one(events, "changed-file-permissions-of", dir / "d32/f32").file().mode() == 0640);
+    CHECK(one(events, "deleted", dir / "d32/f32").ktrail().arch() == "i386");
 }

@@ -15,7 +15,8 @@ TEST_CASE("every entry is well formed and findable", "[syscalls]") {
     for (const auto& s : syscall_table()) {
         INFO(s.name);
         CHECK(seen.insert(s.nr).second);
-        CHECK(s.nr < KT_SYSCALL_MAX);
+        CHECK(s.nr < KT_SYSCALL_SLOTS);
+        CHECK(s.ia32 == (s.nr >= KT_IA32_BASE));
         CHECK(find_syscall(s.nr) == &s);
         CHECK(s.desc.op != KT_OP_NONE);
         CHECK(s.desc.op < KT_OP__MAX);
@@ -32,6 +33,7 @@ TEST_CASE("every entry is well formed and findable", "[syscalls]") {
         if (s.flip_slot >= 0) CHECK(s.desc.num_arg[s.flip_slot] >= 0);
     }
     CHECK(find_syscall(SYS_read) == nullptr);
+    CHECK(find_syscall(KT_IA32_BASE + 3) == nullptr);  // ia32 read
     CHECK(find_syscall(100000) == nullptr);
 }
 
@@ -47,6 +49,21 @@ TEST_CASE("the issue's syscall families are all traced", "[syscalls]") {
         INFO(nr);
         CHECK(find_syscall(static_cast<uint32_t>(nr)) != nullptr);
     }
+}
+
+TEST_CASE("32-bit syscalls are traced with their own numbers", "[syscalls]") {
+    const auto* open32 = find_syscall(KT_IA32_BASE + 5);  // ia32 open
+    REQUIRE(open32);
+    CHECK(open32->name == "open");
+    CHECK(open32->ia32);
+    CHECK(open32->desc.op == KT_OP_OPEN);
+    const auto* chown32 = find_syscall(KT_IA32_BASE + 212);
+    REQUIRE(chown32);
+    CHECK(chown32->name == "chown32");
+    CHECK(chown32->desc.op == KT_OP_CHOWN);
+    const auto* umount = find_syscall(KT_IA32_BASE + 22);  // the old one-argument umount
+    REQUIRE(umount);
+    CHECK(umount->desc.num_arg[0] == -1);
 }
 
 TEST_CASE("symlink-following follows the call's flags", "[syscalls]") {

@@ -144,6 +144,7 @@ std::expected<void, DecodeError> decode_syscall(const DecodeContext& ctx, const 
     set_outcome(r.result, ev);
     auto* k = ev.mutable_ktrail();
     k->set_syscall(std::string(info->name));
+    if (info->ia32) k->set_arch("i386");
 
     OpInfo op = op_info(r.op, r);
     bool denied = r.result == -EACCES || r.result == -EPERM;

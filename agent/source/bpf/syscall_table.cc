@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <array>
+#include <stdexcept>
+#include <vector>
 
 namespace ktrail::bpf {
 namespace {
@@ -142,17 +144,42 @@ const auto kTable = std::to_array<SyscallInfo>({
 });
 // clang-format on
 
+const std::vector<SyscallInfo>& all_syscalls() {
+    static const std::vector<SyscallInfo> all = [] {
+        std::vector<SyscallInfo> v(kTable.begin(), kTable.end());
+        for (const auto& s : ia32_syscalls()) {
+            auto t = std::find_if(kTable.begin(), kTable.end(),
+                                  [&](const SyscallInfo& i) { return i.name == s.x86_64_template; });
+            if (t == kTable.end()) throw std::logic_error("ia32 syscall without an x86_64 template");
+            SyscallInfo info = *t;
+            info.nr = KT_IA32_BASE + s.nr;
+            info.name = s.name;
+            info.ia32 = true;
+            v.push_back(info);
+        }
+        // The old one-argument umount has no flags argument.
+        for (auto& i : v) {
+            if (i.ia32 && i.name == "umount") {
+                i.desc.num_arg[0] = -1;
+                i.flip_slot = -1;
+            }
+        }
+        return v;
+    }();
+    return all;
+}
+
 }  // namespace
 
-std::span<const SyscallInfo> syscall_table() { return kTable; }
+std::span<const SyscallInfo> syscall_table() { return all_syscalls(); }
 
-const SyscallInfo* find_syscall(uint32_t nr) {
-    static const auto by_nr = [] {
-        std::array<const SyscallInfo*, KT_SYSCALL_MAX> a{};
-        for (const auto& i : kTable) a.at(i.nr) = &i;
+const SyscallInfo* find_syscall(uint32_t index) {
+    static const auto by_index = [] {
+        std::array<const SyscallInfo*, KT_SYSCALL_SLOTS> a{};
+        for (const auto& i : all_syscalls()) a.at(i.nr) = &i;
         return a;
     }();
-    return nr < by_nr.size() ? by_nr[nr] : nullptr;
+    return index < by_index.size() ? by_index[index] : nullptr;
 }
 
 bool follows_final_symlink(const SyscallInfo& info, const __u64 (&arg)[4]) {

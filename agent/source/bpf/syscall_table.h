@@ -20,13 +20,22 @@ struct SyscallInfo {
     bool follow = false;
     int8_t flip_slot = -1;
     uint64_t flip_mask = 0;
+    bool ia32 = false;  // nr is KT_IA32_BASE + the ia32 number
 };
 
-// Every traced syscall, in syscall-number order.
+// Every traced syscall: the x86_64 ones, then the ia32 ones.
 std::span<const SyscallInfo> syscall_table();
 
-// The entry for `nr`, or nullptr when ktrail does not trace it.
-const SyscallInfo* find_syscall(uint32_t nr);
+// The entry for a kt_syscalls index, or nullptr when ktrail does not trace it.
+const SyscallInfo* find_syscall(uint32_t index);
+
+// An ia32 syscall and the x86_64 entry whose arguments it shares.
+struct Ia32Syscall {
+    uint32_t nr;
+    std::string_view name;
+    std::string_view x86_64_template;
+};
+std::span<const Ia32Syscall> ia32_syscalls();
 
 // True when the call with these arguments followed a final symlink.
 bool follows_final_symlink(const SyscallInfo& info, const __u64 (&arg)[4]);
