@@ -44,7 +44,7 @@ int kt_file_open(struct bpf_raw_tracepoint_args *ctx)
         kt_sys_finish(&x);
         return 0;
     }
-    struct file *f = kt_fd_file(x.ret);
+    struct file *f = kt_fd_file(x.task, x.ret);
     if (!f)
         return 0;
     /* Decide before building the record: most opens are not captured, and
@@ -59,7 +59,7 @@ int kt_file_open(struct bpf_raw_tracepoint_args *ctx)
         struct kt_dir_key dk = {};
         __u64 dir_inode = 0;
         __u32 generation = x.cfg->generation; /* before the walk: a bump during it wins */
-        long cached = kt_dir_cached(f, generation, &dk, &dir_inode);
+        long cached = kt_dir_cached(x.s, f, generation, &dk, &dir_inode);
         if (cached >= 0 && !kt_verdict_allows(&x, cached, is_read))
             return 0;
         built = kt_build_fpath(x.s, &f->f_path);
@@ -71,7 +71,7 @@ int kt_file_open(struct bpf_raw_tracepoint_args *ctx)
                 long shared = kt_dir_shared_verdict(x.s, len - leaf);
                 if (shared >= 0) {
                     struct kt_dir_verdict v = {.inode = dir_inode, .generation = generation, .verdict = shared};
-                    bpf_map_update_elem(&kt_dir_cache, &dk, &v, BPF_ANY);
+                    kt_dir_remember(x.s, &dk, &v);
                 }
             }
             if (!kt_verdict_allows(&x, verdict, is_read))

@@ -15,6 +15,14 @@ struct {
 } kt_events SEC(".maps") __weak;
 
 struct kt_scratch {
+    /* Set by the sys_exit dispatcher for the program it tail-calls (BPF
+     * syscall-tracepoint probes run with preemption disabled). */
+    __u32 sys_index; /* index in kt_syscalls */
+    __u32 sys_compat; /* an ia32 syscall */
+    /* This CPU's last directory verdict: bursts stay in one directory, and
+     * this is cheaper than the shared LRU hash. */
+    struct kt_dir_key last_dir;
+    struct kt_dir_verdict last_verdict;
     __u8 rec[KT_REC_MAX + KT_STR_MAX]; /* the record being built */
     __u8 path[2 * KT_STR_MAX];         /* a path built backwards from its leaf */
     struct kt_prefix_key key;          /* LPM lookup key */

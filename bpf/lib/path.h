@@ -20,6 +20,12 @@
 
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
+/* The tracepoint's pt_regs argument as a typed pointer (the cast is inlined). */
+static __always_inline struct pt_regs *kt_regs(struct bpf_raw_tracepoint_args *ctx)
+{
+    return bpf_rdonly_cast((void *)ctx->args[0], bpf_core_type_id_kernel(struct pt_regs));
+}
+
 /* The struct mount around a vfsmount (container_of, as a typed pointer). */
 static __always_inline struct mount *kt_real_mount(struct vfsmount *vfsmnt)
 {
@@ -104,10 +110,9 @@ static __always_inline int kt_build_fpath(struct kt_scratch *s, const struct pat
     return kt_build_path(s, p->dentry, p->mnt);
 }
 
-/* The struct file behind `fd` in the current task, or NULL. */
-static __always_inline struct file *kt_fd_file(long fd)
+/* The struct file behind `fd` in `task` (the current task), or NULL. */
+static __always_inline struct file *kt_fd_file(struct task_struct *task, long fd)
 {
-    struct task_struct *task = bpf_get_current_task_btf();
     struct fdtable *fdt = task->files->fdt;
     if (fd < 0 || fd >= fdt->max_fds)
         return NULL;
@@ -200,10 +205,15 @@ static __always_inline long kt_dir_shared_verdict(struct kt_scratch *s, __u32 di
     return v->verdict;
 }
 
+static __always_inline bool kt_dir_fresh(const struct kt_dir_verdict *v, __u32 generation, __u64 inode)
+{
+    return v->generation == generation && v->inode == inode;
+}
+
 /* The cached verdict of the directory an open file is in: >= 0 the verdict,
  * -1 not cached, -2 not cacheable (the file is itself a mount root). */
-static __always_inline long kt_dir_cached(struct file *f, __u32 generation, struct kt_dir_key *k,
-                                          __u64 *dir_inode)
+static __always_inline long kt_dir_cached(struct kt_scratch *s, struct file *f, __u32 generation,
+                                          struct kt_dir_key *k, __u64 *dir_inode)
 {
     struct dentry *d = f->f_path.dentry;
     struct vfsmount *mnt = f->f_path.mnt;
@@ -213,8 +223,22 @@ static __always_inline long kt_dir_cached(struct file *f, __u32 generation, stru
     k->dentry = (__u64)dir;
     k->mnt = (__u64)mnt;
     *dir_inode = (__u64)dir->d_inode;
+    if (s->last_dir.dentry == k->dentry && s->last_dir.mnt == k->mnt &&
+        kt_dir_fresh(&s->last_verdict, generation, *dir_inode))
+        return s->last_verdict.verdict;
     struct kt_dir_verdict *v = bpf_map_lookup_elem(&kt_dir_cache, k);
-    if (v && v->generation == generation && v->inode == *dir_inode)
+    if (v && kt_dir_fresh(v, generation, *dir_inode)) {
+        s->last_dir = *k;
+        s->last_verdict = *v;
         return v->verdict;
+    }
     return -1;
+}
+
+static __always_inline void kt_dir_remember(struct kt_scratch *s, const struct kt_dir_key *k,
+                                            const struct kt_dir_verdict *v)
+{
+    bpf_map_update_elem(&kt_dir_cache, k, v, BPF_ANY);
+    s->last_dir = *k;
+    s->last_verdict = *v;
 }

@@ -18,13 +18,6 @@
 #define KT_EACCES 13
 #define KT_EPERM 1
 
-/* The syscall's index in kt_syscalls: its number, offset for ia32 calls. */
-static __always_inline __u32 kt_syscall_index(const struct pt_regs *regs, bool *compat)
-{
-    *compat = bpf_get_current_task_btf()->thread_info.status & KT_TS_COMPAT;
-    return (__u32)regs->orig_ax + (*compat ? KT_IA32_BASE : 0);
-}
-
 /* Syscall argument `i` from the saved user registers. */
 static __always_inline __u64 kt_arg32(const struct pt_regs *r, int i)
 {
@@ -66,6 +59,7 @@ static __always_inline bool kt_outcome_wanted(__u8 report, long ret)
 /* Everything a syscall handler needs, looked up once. */
 struct kt_sys_ctx {
     struct pt_regs *regs; /* the task's saved user registers (BTF: direct loads) */
+    struct task_struct *task;
     bool compat;          /* an ia32 syscall */
     __u32 nr;             /* index in kt_syscalls */
     long ret;
@@ -81,16 +75,18 @@ struct kt_sys_ctx {
 static __always_inline bool kt_sys_prepare(struct kt_sys_ctx *x, struct bpf_raw_tracepoint_args *ctx)
 {
     x->ret = (long)ctx->args[1];
-    x->regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-    x->nr = kt_syscall_index(x->regs, &x->compat);
+    x->s = kt_scratch();
+    x->cfg = kt_config();
+    if (!x->cfg || !x->s)
+        return false;
+    x->nr = x->s->sys_index; /* the dispatcher worked out number and arch */
+    x->compat = x->s->sys_compat;
     x->desc = bpf_map_lookup_elem(&kt_syscalls, &x->nr);
     if (!x->desc || !kt_outcome_wanted(x->desc->report, x->ret))
         return false;
-    x->cfg = kt_config();
-    x->s = kt_scratch();
-    if (!x->cfg || !x->s)
-        return false;
-    if (kt_pid_excluded(x->cfg, bpf_get_current_pid_tgid() >> 32)) {
+    x->regs = kt_regs(ctx);
+    x->task = bpf_get_current_task_btf();
+    if (kt_pid_excluded(x->cfg, x->task->tgid)) {
         kt_count(KT_KIND_SYSCALL, KT_CNT_FILTERED);
         return false;
     }
@@ -141,7 +137,7 @@ static __always_inline void kt_sys_inode(struct kt_syscall_record *r, struct fil
 /* Appends the path of the open file `fd`. Returns kt_build_path's value, or 0. */
 static __always_inline int kt_sys_fd_path(struct kt_sys_ctx *x, struct kt_path *p, long fd)
 {
-    struct file *f = kt_fd_file(fd);
+    struct file *f = kt_fd_file(x->task, fd);
     if (!f) {
         x->r->flags |= KT_F_PATH_LOST;
         return 0;
@@ -167,10 +163,9 @@ static __always_inline void kt_sys_at_path(struct kt_sys_ctx *x, struct kt_path 
     long dirfd = dirfd_arg >= 0 ? (int)kt_arg(x, dirfd_arg) : KT_AT_FDCWD;
     int built;
     if (dirfd == KT_AT_FDCWD) {
-        struct task_struct *task = bpf_get_current_task_btf();
-        built = kt_build_fpath(x->s, &task->fs->pwd);
+        built = kt_build_fpath(x->s, &x->task->fs->pwd);
     } else {
-        struct file *f = kt_fd_file(dirfd);
+        struct file *f = kt_fd_file(x->task, dirfd);
         if (!f) {
             x->r->flags |= KT_F_PATH_LOST;
             return;
