@@ -29,14 +29,25 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options) {
     return a;
 }
 
+v1::Event& Agent::next_event() {
+    if (!scratch_ || ++arena_events_ >= kArenaEvents) {
+        scratch_ = nullptr;
+        arena_.Reset();
+        arena_events_ = 0;
+        scratch_ = google::protobuf::Arena::CreateMessage<v1::Event>(&arena_);
+    }
+    return *scratch_;
+}
+
 void Agent::on_record(std::span<const uint8_t> rec) {
     ++stats_.delivered;
-    if (auto ok = decoder_->decode(rec, scratch_); !ok) {
+    v1::Event& ev = next_event();
+    if (auto ok = decoder_->decode(rec, ev); !ok) {
         ++stats_.decode_errors;
         spdlog::debug("skipped a malformed BPF record ({} bytes): {}", rec.size(), bpf::to_string(ok.error()));
         return;
     }
-    emit(scratch_);
+    emit(ev);
 }
 
 void Agent::emit(v1::Event& ev) {

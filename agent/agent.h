@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "enrich/host.h"
+#include <google/protobuf/arena.h>
+
 #include "ktrail/v1/event.pb.h"
 #include "output/sink.h"
 #include "source/bpf/bpf_source.h"
@@ -55,7 +57,13 @@ private:
     std::unique_ptr<bpf::Decoder> decoder_;
     std::unique_ptr<bpf::BpfSource> source_;
     std::vector<std::unique_ptr<Sink>> sinks_;
-    v1::Event scratch_;
+    // Events are built on an arena, reset every kArenaEvents events: a plain
+    // Event's Clear() frees and re-allocates every sub-message each time.
+    v1::Event& next_event();
+    google::protobuf::Arena arena_;
+    v1::Event* scratch_ = nullptr;
+    size_t arena_events_ = 0;
+    static constexpr size_t kArenaEvents = 4096;
     std::string out_;
     uint64_t sequence_ = 0;
     uint64_t decode_errors_reported_ = 0;

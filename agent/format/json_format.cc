@@ -169,8 +169,12 @@ void write_file(JsonWriter& w, const v1::File& f) {
     kv(w, "path", f.path());
     kv(w, "target_path", f.target_path());
     if (f.has_mode()) {
+        // ECS file.mode: octal digits, at least four ("0644").
+        char buf[12];
+        int n = 0;
+        for (uint32_t m = f.mode(); m || n < 4; m >>= 3) buf[sizeof(buf) - 1 - n++] = static_cast<char>('0' + (m & 7));
         w.key("mode");
-        w.value(fmt::format("{:04o}", f.mode()));
+        w.value(std::string_view(buf + sizeof(buf) - n, n));
     }
     if (f.has_uid()) kv_id(w, "uid", f.uid());
     if (f.has_gid()) kv_id(w, "gid", f.gid());
@@ -227,18 +231,26 @@ void format_rfc3339_ns(int64_t unix_ns, char (&buf)[kRfc3339Len]) {
         nanos += 1'000'000'000;
         --secs;
     }
-    // Events come in bursts within the same second: format the date once.
-    thread_local int64_t cached_secs = INT64_MIN;
-    thread_local char cached[20];
-    if (secs != cached_secs) {
+    // Events come in bursts within the same second: format each second once.
+    // Two entries, as an event's time and its process's start alternate.
+    struct Slot {
+        int64_t secs = INT64_MIN;
+        char text[20];
+    };
+    thread_local Slot slots[2];
+    thread_local int next = 0;
+    Slot* slot = slots[0].secs == secs ? &slots[0] : slots[1].secs == secs ? &slots[1] : nullptr;
+    if (!slot) {
+        slot = &slots[next];
+        next ^= 1;
         time_t t = static_cast<time_t>(secs);
         struct tm tm{};
         gmtime_r(&t, &tm);
-        fmt::format_to_n(cached, sizeof(cached), "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}", tm.tm_year + 1900,
-                         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-        cached_secs = secs;
+        fmt::format_to_n(slot->text, sizeof(slot->text), "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}",
+                         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        slot->secs = secs;
     }
-    memcpy(buf, cached, 19);
+    memcpy(buf, slot->text, 19);
     buf[19] = '.';
     for (int i = 28; i >= 20; --i) {
         buf[i] = static_cast<char>('0' + nanos % 10);

@@ -1,5 +1,6 @@
 #include "format/json_writer.h"
 
+#include <array>
 #include <charconv>
 
 namespace ktrail {
@@ -28,17 +29,20 @@ size_t utf8_len(std::string_view s, size_t i) {
 
 }  // namespace
 
+// Bytes that can be copied as they are: printable ASCII but '"' and '\\'.
+constexpr auto kPlain = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0x20; c < 0x7f; ++c) t[c] = c != '"' && c != '\\';
+    return t;
+}();
+
 void JsonWriter::escape(std::string_view s, std::string& out) {
     static const char hex[] = "0123456789abcdef";
     out += '"';
     size_t i = 0;
     while (i < s.size()) {
         size_t run = i;
-        while (run < s.size()) {
-            auto c = static_cast<uint8_t>(s[run]);
-            if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') break;
-            ++run;
-        }
+        while (run < s.size() && kPlain[static_cast<uint8_t>(s[run])]) ++run;
         if (run > i) {
             out.append(s.data() + i, run - i);
             i = run;
@@ -89,8 +93,9 @@ void JsonWriter::close(char c) {
 
 void JsonWriter::key(std::string_view k) {
     separate();
-    escape(k, out_);
-    out_ += ':';
+    out_ += '"';
+    out_.append(k);  // keys are the contract's field names: nothing to escape
+    out_ += "\":";
     need_comma_ = false;
 }
 

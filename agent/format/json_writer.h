@@ -16,6 +16,7 @@ public:
     void end_object() { close('}'); }
     void begin_array() { open('['); }
     void end_array() { close(']'); }
+    // `k` is one of the contract's field names, written as it is.
     void key(std::string_view k);
     void value(std::string_view s);
     void value(const char* s) { value(std::string_view(s)); }
