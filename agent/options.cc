@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
+#include <iterator>
 #include <string_view>
 
 namespace ktrail {
@@ -19,6 +21,8 @@ writes one JSON event (ECS field names) per line.
   --exclude PATH       capture nothing under PATH; repeatable
   --watched-only       capture only under --watch paths
   --exclude-pid PID    never report this process; repeatable
+  --disable KIND       do not capture KIND at all (decided in the kernel): exec,
+                       fork, exit, file, cred or module; repeatable
   --ringbuf-size BYTES kernel ring buffer size, a power of two (default 16 MiB)
   --log-level LEVEL    trace, debug, info, warn, error (default info)
   --version, --help
@@ -66,6 +70,11 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
         } else if (is("--watch")) {
             KT_TAKE("--watch");
             cl.agent.bpf.watch.push_back(value);
+        } else if (is("--disable")) {
+            KT_TAKE("--disable");
+            if (std::find(std::begin(bpf::kKinds), std::end(bpf::kKinds), value) == std::end(bpf::kKinds))
+                return fail(fmt::format("--disable takes exec, fork, exit, file, cred or module, not '{}'", value));
+            cl.agent.bpf.disable.push_back(value);
         } else if (is("--exclude-pid")) {
             KT_TAKE("--exclude-pid");
             auto n = number("--exclude-pid", value);

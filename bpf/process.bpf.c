@@ -10,11 +10,12 @@
 #include "lib/syscall.h"
 #include "lib/task.h"
 
-/* Returns the config when `tgid`'s events are to be produced. */
-static __always_inline struct kt_config *kt_process_begin(__u32 kind)
+/* Returns the config when this kind is on and the current process's events
+ * are to be produced. */
+static __always_inline struct kt_config *kt_process_begin(__u32 kind, __u8 disable_bit)
 {
     struct kt_config *cfg = kt_config();
-    if (!cfg)
+    if (!cfg || (cfg->disabled & disable_bit))
         return NULL;
     if (kt_pid_excluded(cfg, bpf_get_current_pid_tgid() >> 32)) {
         kt_count(kind, KT_CNT_FILTERED);
@@ -26,7 +27,7 @@ static __always_inline struct kt_config *kt_process_begin(__u32 kind)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(kt_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-    struct kt_config *cfg = kt_process_begin(KT_KIND_EXEC);
+    struct kt_config *cfg = kt_process_begin(KT_KIND_EXEC, KT_DISABLE_EXEC);
     struct kt_scratch *s = kt_scratch();
     if (!cfg || !s)
         return 0;
@@ -82,7 +83,7 @@ int BPF_PROG(kt_fork, struct task_struct *parent, struct task_struct *child)
     __u32 child_pid = child->tgid;
     if (child_pid != child->pid)
         return 0; /* a new thread, not a new process */
-    struct kt_config *cfg = kt_process_begin(KT_KIND_FORK);
+    struct kt_config *cfg = kt_process_begin(KT_KIND_FORK, KT_DISABLE_FORK);
     struct kt_scratch *s = kt_scratch();
     if (!cfg || !s)
         return 0;
@@ -102,7 +103,7 @@ int BPF_PROG(kt_exit, struct task_struct *p)
 {
     if (p->signal->live.counter != 0)
         return 0; /* other threads of the process still run */
-    struct kt_config *cfg = kt_process_begin(KT_KIND_EXIT);
+    struct kt_config *cfg = kt_process_begin(KT_KIND_EXIT, KT_DISABLE_EXIT);
     struct kt_scratch *s = kt_scratch();
     if (!cfg || !s)
         return 0;

@@ -229,11 +229,17 @@ struct kt_config {
     __u8 watched_only;       /* 1: capture only paths under a KT_PF_WATCH prefix */
     __u8 has_path_filter;    /* kt_path_filter has entries (else skip the lookup) */
     __u8 has_excluded_pids;  /* kt_excluded_pids has entries */
-    __u8 pad;
+    __u8 disabled;           /* KT_DISABLE_*: record kinds not produced at all */
     __u32 generation;        /* bumped when cached directory verdicts may be stale */
     __u32 pad2;
     __u64 wakeup_bytes;      /* wake the reader once this much data is waiting */
 };
+
+/* kt_config.disabled: the process records have a bit each; the syscall
+ * families are switched off by leaving them out of kt_syscalls. */
+#define KT_DISABLE_EXEC 0x1
+#define KT_DISABLE_FORK 0x2
+#define KT_DISABLE_EXIT 0x4
 
 /* In-kernel path filter: LPM trie over the canonical path bytes. The longest
  * matching prefix decides. */

@@ -118,3 +118,23 @@ TEST_CASE("cached directory verdicts follow renames and bind mounts", "[filter]"
     CHECK(with_action(events, "created-file", dir / "plain2/c").empty());
     CHECK(with_action(events, "created-file", dir / "plain2/d").empty());
 }
+
+TEST_CASE("a disabled kind is not produced in the kernel", "[filter]") {
+    TempDir dir;
+    ktrail::bpf::BpfOptions opts;
+    opts.disable = {"fork", "file"};
+    Capture cap(opts);
+    pid_t pid = cap.spawn([&] {
+        close(open((dir / "f").c_str(), O_CREAT | O_WRONLY, 0600));
+        if (fork() == 0) _exit(0);
+        setuid(0);  // cred stays on
+        return 0;
+    });
+    auto events = cap.events_of(pid);
+    one(events, "changed-identity-of");
+    CHECK(with_action(events, "created-file").empty());
+    settle_and_drain(cap);
+    auto k = cap.source().counters();
+    CHECK(k.by_kind[KT_KIND_FORK][KT_CNT_PRODUCED] == 0);
+    for (const auto& e : cap.all()) CHECK(e.action() != "forked");
+}

@@ -15,7 +15,7 @@ ktrail::Result<ktrail::CommandLine> parse(std::vector<const char*> args) {
 TEST_CASE("flags fill the agent options", "[options]") {
     auto cl = parse({"--output", "stdout", "--output=file:/tmp/x.json", "--watch", "/etc", "--exclude=/proc",
                      "--watched-only", "--exclude-pid", "42", "--ringbuf-size", "65536", "--state", "/tmp/s",
-                     "--log-level", "debug"});
+                     "--log-level", "debug", "--disable", "fork", "--disable=exit"});
     REQUIRE(cl.has_value());
     CHECK(cl->agent.outputs == std::vector<std::string>{"stdout", "file:/tmp/x.json"});
     CHECK(cl->agent.bpf.watch == std::vector<std::string>{"/etc"});
@@ -25,6 +25,7 @@ TEST_CASE("flags fill the agent options", "[options]") {
     CHECK(cl->agent.bpf.ringbuf_bytes == 65536);
     CHECK(cl->agent.state_dir == "/tmp/s");
     CHECK(cl->log_level == "debug");
+    CHECK(cl->agent.bpf.disable == std::vector<std::string>{"fork", "exit"});
 }
 
 TEST_CASE("bad flags are errors that say what to do", "[options]") {
@@ -34,6 +35,9 @@ TEST_CASE("bad flags are errors that say what to do", "[options]") {
     auto missing = parse({"--output"});
     REQUIRE_FALSE(missing.has_value());
     CHECK(missing.error().message == "--output needs a value; see --help");
+    auto kind = parse({"--disable", "forks"});
+    REQUIRE_FALSE(kind.has_value());
+    CHECK(kind.error().message == "--disable takes exec, fork, exit, file, cred or module, not 'forks'");
     auto nan = parse({"--ringbuf-size", "lots"});
     REQUIRE_FALSE(nan.has_value());
     CHECK(nan.error().message == "--ringbuf-size takes a number, not 'lots'");

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
@@ -114,6 +115,17 @@ Result<void> BpfSource::configure(const BpfOptions& options) {
     cfg.watched_only = options.watched_only ? 1 : 0;
     cfg.has_path_filter = !options.watch.empty() || !options.exclude.empty();
     cfg.has_excluded_pids = !options.exclude_pids.empty();
+    std::vector<kt_family> off_families;
+    for (const auto& kind : options.disable) {
+        if (kind == "exec") cfg.disabled |= KT_DISABLE_EXEC;
+        else if (kind == "fork") cfg.disabled |= KT_DISABLE_FORK;
+        else if (kind == "exit") cfg.disabled |= KT_DISABLE_EXIT;
+        else if (kind == "file") off_families.insert(off_families.end(), {KT_FAM_OPEN, KT_FAM_FILE});
+        else if (kind == "cred") off_families.push_back(KT_FAM_CRED);
+        else if (kind == "module") off_families.push_back(KT_FAM_MODULE);
+        else return fail(fmt::format("unknown event kind '{}': use exec, fork, exit, file, cred or module", kind));
+    }
+    if (cfg.disabled & KT_DISABLE_EXEC) off_families.push_back(KT_FAM_EXEC_FAIL);
     // Wake the reader when a quarter of the buffer is waiting; it polls on a
     // short timer for anything less.
     cfg.wakeup_bytes = options.ringbuf_bytes / 4;
@@ -121,6 +133,8 @@ Result<void> BpfSource::configure(const BpfOptions& options) {
     if (auto ok = map_update(maps->kt_config_map, &zero, &cfg, "kt_config_map"); !ok) return ok;
 
     for (const auto& info : syscall_table()) {
+        // A family that is off has no descriptors: the dispatcher returns at once.
+        if (std::find(off_families.begin(), off_families.end(), info.desc.family) != off_families.end()) continue;
         uint32_t nr = info.nr;
         if (auto ok = map_update(maps->kt_syscalls, &nr, &info.desc, "kt_syscalls"); !ok) return ok;
     }

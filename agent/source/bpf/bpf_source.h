@@ -28,7 +28,12 @@ struct BpfOptions {
     std::vector<std::string> exclude;  // capture nothing here
     bool watched_only = false;         // capture only under `watch`
     std::vector<pid_t> exclude_pids;   // besides the agent itself
+    std::vector<std::string> disable;  // kinds not captured at all (see kKinds)
 };
+
+// The kinds --disable takes: exec, fork, exit (process records) and the
+// syscall families file, cred, module.
+inline constexpr const char* kKinds[] = {"exec", "fork", "exit", "file", "cred", "module"};
 
 // Produced / dropped / filtered per record kind, summed over CPUs.
 struct KernelCounters {
