@@ -22,6 +22,9 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options) {
     }
     a->decoder_ = std::make_unique<bpf::Decoder>(
         bpf::DecodeContext{a->host_.boot_id, bpf::own_mount_namespace(), &a->clock_});
+    auto filter = bpf::build_path_filter(options.bpf.watch, options.bpf.exclude);
+    if (!filter) return std::unexpected(filter.error());
+    a->path_filter_ = std::make_unique<bpf::AgentPathFilter>(std::move(*filter), options.bpf.watched_only);
     Agent* self = a.get();
     auto source = bpf::BpfSource::start(options.bpf, [self](std::span<const uint8_t> r) { self->on_record(r); });
     if (!source) return std::unexpected(source.error());
@@ -42,9 +45,15 @@ v1::Event& Agent::next_event() {
 void Agent::on_record(std::span<const uint8_t> rec) {
     ++stats_.delivered;
     v1::Event& ev = next_event();
-    if (auto ok = decoder_->decode(rec, ev); !ok) {
+    auto decoded = decoder_->decode(rec, ev);
+    if (!decoded) {
         ++stats_.decode_errors;
-        spdlog::debug("skipped a malformed BPF record ({} bytes): {}", rec.size(), bpf::to_string(ok.error()));
+        spdlog::debug("skipped a malformed BPF record ({} bytes): {}", rec.size(), bpf::to_string(decoded.error()));
+        return;
+    }
+    if (decoded->needs_path_filter &&
+        !path_filter_->allows(ev.action(), ev.file().path(), ev.file().target_path())) {
+        ++stats_.filtered;
         return;
     }
     emit(ev);
@@ -159,9 +168,10 @@ Result<void> Agent::run(const std::atomic<bool>& stop) {
     emit_agent_event("agent-stopped", "end");
     auto flushed = flush();
     auto k = source_->counters();
-    spdlog::info("ktraild stopped: produced {}, delivered {}, dropped {}, filtered in kernel {}, malformed {}, emitted {}",
+    spdlog::info("ktraild stopped: produced {}, delivered {}, dropped {}, filtered in kernel {}, filtered in agent {}, "
+                 "malformed {}, emitted {}",
                  k.total(KT_CNT_PRODUCED), stats_.delivered, k.total(KT_CNT_DROPPED), k.total(KT_CNT_FILTERED),
-                 stats_.decode_errors, stats_.emitted);
+                 stats_.filtered, stats_.decode_errors, stats_.emitted);
     if (!status) return status;
     return flushed;
 }

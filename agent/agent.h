@@ -16,6 +16,7 @@
 #include "output/sink.h"
 #include "source/bpf/bpf_source.h"
 #include "source/bpf/decoder.h"
+#include "source/bpf/path_filter.h"
 #include "util/boot_clock.h"
 #include "util/error.h"
 
@@ -32,6 +33,7 @@ struct AgentOptions {
 struct AgentStats {
     uint64_t delivered = 0;       // records read from the ring buffer
     uint64_t decode_errors = 0;   // malformed records, counted and skipped
+    uint64_t filtered = 0;        // named paths the path filter rejected in the agent
     uint64_t emitted = 0;         // events written to the sinks
     uint64_t kernel_dropped = 0;  // reported as events-lost so far
 };
@@ -55,6 +57,7 @@ private:
     HostIdentity host_;
     BootClock clock_;
     std::unique_ptr<bpf::Decoder> decoder_;
+    std::unique_ptr<bpf::AgentPathFilter> path_filter_;
     std::unique_ptr<bpf::BpfSource> source_;
     std::vector<std::unique_ptr<Sink>> sinks_;
     // Events are built on an arena, reset every kArenaEvents events: a plain

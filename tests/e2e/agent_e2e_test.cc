@@ -198,6 +198,29 @@ TEST_CASE("ktraild writes one JSON event per line for a shell's file work, then 
     CHECK(slurp(a.err).find("ktraild stopped") != std::string::npos);
 }
 
+TEST_CASE("--watched-only keeps named changes inside watched paths and moves into them", "[e2e]") {
+    TempDir dir;
+    fs::create_directory(dir / "watched");
+    fs::create_directory(dir / "plain");
+    Agent a = start_agent(dir, {"--watch", dir / "watched", "--watched-only"});
+    wait_started(a);
+    std::string w = dir / "watched", p = dir / "plain";
+    REQUIRE(run({"sh", "-c",
+                 "cd " + p + " && echo x > a && echo y > b && chmod 600 a && chmod 600 " + w + "/../watched/.. && "
+                 "mv b " + w + "/b && cd " + w + " && chmod 640 b && rm b"}) == 0);
+    std::this_thread::sleep_for(300ms);
+    REQUIRE(WEXITSTATUS(stop_agent(a)) == 0);
+    auto events = read_events(a.out);
+    CHECK_FALSE(find(events, "changed-file-permissions-of", p + "/a"));  // named, outside: dropped
+    CHECK_FALSE(find(events, "created-file", p + "/a"));                 // opened, outside: dropped in the kernel
+    const json* mv = find(events, "renamed", p + "/b");                  // moved into the watched tree: kept
+    REQUIRE(mv);
+    CHECK((*mv)["file"]["target_path"] == w + "/b");
+    CHECK(find(events, "changed-file-permissions-of", w + "/b"));
+    CHECK(find(events, "deleted", w + "/b"));
+    CHECK(slurp(a.err).find("filtered in agent") != std::string::npos);
+}
+
 TEST_CASE("a killed agent leaves no program attached", "[e2e]") {
     TempDir dir;
     auto before = ktrail_programs();

@@ -165,6 +165,32 @@ TEST_CASE("chmod, chown and open report mode, owner and flags", "[decoder]") {
     CHECK(e.ktrail().flags(0) == "O_WRONLY");
 }
 
+TEST_CASE("file events named by the caller are marked for the agent's path filter", "[decoder]") {
+    auto named = syscall_rec(SYS_unlinkat);
+    named.fixed.path[0].name = named.str("/tmp/x");
+    ktrail::v1::Event ev;
+    auto d = decoder().decode(named.bytes(), ev);
+    REQUIRE(d.has_value());
+    CHECK(d->needs_path_filter);
+
+    auto opened = syscall_rec(SYS_openat, 3);  // decided in the kernel from the open file
+    opened.fixed.path[0].base = opened.str("/tmp/x");
+    d = decoder().decode(opened.bytes(), ev);
+    REQUIRE(d.has_value());
+    CHECK_FALSE(d->needs_path_filter);
+
+    auto by_fd = syscall_rec(SYS_fchmod);  // fd: decided in the kernel
+    by_fd.fixed.path[0].base = by_fd.str("/tmp/x");
+    d = decoder().decode(by_fd.bytes(), ev);
+    REQUIRE(d.has_value());
+    CHECK_FALSE(d->needs_path_filter);
+
+    auto cred = syscall_rec(SYS_setuid);
+    d = decoder().decode(cred.bytes(), ev);
+    REQUIRE(d.has_value());
+    CHECK_FALSE(d->needs_path_filter);
+}
+
 TEST_CASE("refused calls are denied-access-to failures with the errno name", "[decoder]") {
     auto b = syscall_rec(SYS_unlink, -13);
     b.fixed.path[0].name = b.str("/var/log/auth.log");

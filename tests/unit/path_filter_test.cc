@@ -43,3 +43,28 @@ TEST_CASE("bad filter paths are errors naming the path", "[path-filter]") {
     REQUIRE_FALSE(longp.has_value());
     CHECK(longp.error().message.find("longer than 256 bytes") != std::string::npos);
 }
+
+TEST_CASE("the agent filters named paths by the kernel's rule", "[path-filter]") {
+    using ktrail::bpf::AgentPathFilter;
+    auto entries = build_path_filter({"/etc"}, {"/etc/mtab", "/tmp/noise"});
+    REQUIRE(entries.has_value());
+    AgentPathFilter all(*entries, false);
+    CHECK(all.allows("deleted", "/var/x", ""));
+    CHECK_FALSE(all.allows("deleted", "/tmp/noise/x", ""));
+    CHECK_FALSE(all.allows("changed-file-permissions-of", "/etc/mtab", ""));
+    // Either location of a rename or link keeps it.
+    CHECK(all.allows("renamed", "/tmp/noise/evil", "/etc/passwd"));
+    CHECK(all.allows("renamed", "/etc/passwd", "/tmp/noise/copy"));
+    CHECK_FALSE(all.allows("renamed", "/tmp/noise/a", "/tmp/noise/b"));
+    // A symlink's target is its content, not a location.
+    CHECK_FALSE(all.allows("symlinked", "/tmp/noise/l", "/etc/shadow"));
+
+    AgentPathFilter watched(*entries, true);
+    CHECK(watched.allows("deleted", "/etc/passwd", ""));
+    CHECK_FALSE(watched.allows("deleted", "/var/x", ""));
+    CHECK(watched.allows("renamed", "/var/x", "/etc/x"));
+    CHECK_FALSE(watched.allows("changed-file-permissions-of", "/etc/mtab", ""));
+
+    AgentPathFilter none({}, false);
+    CHECK(none.allows("deleted", "/anything", ""));
+}

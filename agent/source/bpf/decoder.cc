@@ -121,7 +121,7 @@ void set_outcome(int64_t result, v1::Event& ev) {
     ev.set_reason(name ? name : "E" + std::to_string(-result));
 }
 
-std::expected<void, DecodeError> decode_syscall(const DecodeContext& ctx, const Record& rec, v1::Event& ev) {
+std::expected<Decoded, DecodeError> decode_syscall(const DecodeContext& ctx, const Record& rec, v1::Event& ev) {
     if (rec.size() < sizeof(kt_syscall_record)) return Err(DecodeError::kShort);
     auto r = rec.fixed<kt_syscall_record>();
     const SyscallInfo* info = find_syscall(r.syscall_nr);
@@ -242,7 +242,12 @@ std::expected<void, DecodeError> decode_syscall(const DecodeContext& ctx, const 
         ev.clear_file();
     if (r.flags & KT_F_TRUNCATED) k->add_flags("TRUNCATED");
     if (r.flags & KT_F_PATH_LOST) k->add_flags("PATH_LOST");
-    return {};
+    Decoded out;
+    bool file_family = info->desc.family == KT_FAM_OPEN || info->desc.family == KT_FAM_FILE;
+    bool named = info->desc.path_mode[0] == KT_PATH_AT || info->desc.path_mode[1] == KT_PATH_AT;
+    bool opened = r.op == KT_OP_OPEN && r.result >= 0;  // decided in the kernel from the file
+    out.needs_path_filter = file_family && named && !opened;
+    return out;
 }
 
 // argv as the kernel stores it: NUL-separated, the last NUL possibly missing.
@@ -256,7 +261,7 @@ void split_args(std::string_view argv, uint32_t argc, v1::Process* p) {
     }
 }
 
-std::expected<void, DecodeError> decode_exec(const DecodeContext& ctx, const Record& rec, v1::Event& ev) {
+std::expected<Decoded, DecodeError> decode_exec(const DecodeContext& ctx, const Record& rec, v1::Event& ev) {
     if (rec.size() < sizeof(kt_exec_record)) return Err(DecodeError::kShort);
     auto r = rec.fixed<kt_exec_record>();
     auto exe = rec.str(r.exe, sizeof(r));
@@ -285,7 +290,7 @@ std::expected<void, DecodeError> decode_exec(const DecodeContext& ctx, const Rec
     return {};
 }
 
-std::expected<void, DecodeError> decode_fork(const DecodeContext& ctx, const Record& rec, v1::Event& ev) {
+std::expected<Decoded, DecodeError> decode_fork(const DecodeContext& ctx, const Record& rec, v1::Event& ev) {
     if (rec.size() < sizeof(kt_fork_record)) return Err(DecodeError::kShort);
     auto r = rec.fixed<kt_fork_record>();
     // The event is the child's start: the child is the process, the forking
@@ -306,7 +311,7 @@ std::expected<void, DecodeError> decode_fork(const DecodeContext& ctx, const Rec
     return {};
 }
 
-std::expected<void, DecodeError> decode_exit(const DecodeContext& ctx, const Record& rec, v1::Event& ev) {
+std::expected<Decoded, DecodeError> decode_exit(const DecodeContext& ctx, const Record& rec, v1::Event& ev) {
     if (rec.size() < sizeof(kt_exit_record)) return Err(DecodeError::kShort);
     auto r = rec.fixed<kt_exit_record>();
     fill_task(ctx, r.task, ev);
@@ -340,7 +345,7 @@ std::string_view to_string(DecodeError e) {
     return "unknown";
 }
 
-std::expected<void, DecodeError> Decoder::decode(std::span<const uint8_t> bytes, v1::Event& ev) const {
+std::expected<Decoded, DecodeError> Decoder::decode(std::span<const uint8_t> bytes, v1::Event& ev) const {
     ev.Clear();
     if (bytes.size() < sizeof(kt_hdr)) return Err(DecodeError::kShort);
     Record rec(bytes);

@@ -23,6 +23,13 @@ enum class DecodeError {
 };
 std::string_view to_string(DecodeError e);
 
+// What the decoder learnt that is not part of the event.
+struct Decoded {
+    // A file event whose paths were given as names: the kernel could not
+    // filter it by path, the agent must (AgentPathFilter).
+    bool needs_path_filter = false;
+};
+
 struct DecodeContext {
     std::string boot_id;
     uint32_t agent_mnt_ns = 0;  // paths of processes in it are resolved on disk
@@ -33,7 +40,7 @@ class Decoder {
 public:
     explicit Decoder(DecodeContext ctx) : ctx_(std::move(ctx)) {}
     // Fills `ev` (cleared first) from one record.
-    std::expected<void, DecodeError> decode(std::span<const uint8_t> rec, v1::Event& ev) const;
+    std::expected<Decoded, DecodeError> decode(std::span<const uint8_t> rec, v1::Event& ev) const;
 
 private:
     DecodeContext ctx_;

@@ -69,4 +69,20 @@ uint32_t lookup_verdict(const std::vector<PathFilterEntry>& entries, const std::
     return best ? best->value.verdict : 0;
 }
 
+bool AgentPathFilter::allows_path(const std::string& path) const {
+    uint32_t verdict = lookup_verdict(entries_, path);
+    if (verdict & KT_PF_EXCLUDE) return false;
+    return !watched_only_ || (verdict & KT_PF_WATCH);
+}
+
+bool AgentPathFilter::allows(std::string_view action, const std::string& path, const std::string& target_path) const {
+    if (entries_.empty() && !watched_only_) return true;
+    if (!path.empty() && allows_path(path)) return true;
+    // A rename's or link's other location counts too; a symlink's target is
+    // only its content.
+    bool two_locations = action == "renamed" || action == "linked";
+    if (two_locations && !target_path.empty() && allows_path(target_path)) return true;
+    return path.empty() && !(two_locations && !target_path.empty());
+}
+
 }  // namespace ktrail::bpf

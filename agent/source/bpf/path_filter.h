@@ -9,6 +9,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ktrail/wire.h"
@@ -28,5 +29,21 @@ Result<std::vector<PathFilterEntry>> build_path_filter(const std::vector<std::st
 
 // The verdict the kernel computes for `path` from these entries.
 uint32_t lookup_verdict(const std::vector<PathFilterEntry>& entries, const std::string& path);
+
+// The same filter for what the kernel cannot decide: paths given as names
+// (unlink, rename, chmod by name, ...) are canonical only once the agent has
+// finished them. Same rule as the kernel's for writes; an event that names
+// two locations (rename, link) is kept when either is.
+class AgentPathFilter {
+public:
+    AgentPathFilter(std::vector<PathFilterEntry> entries, bool watched_only)
+        : entries_(std::move(entries)), watched_only_(watched_only) {}
+    bool allows(std::string_view action, const std::string& path, const std::string& target_path) const;
+
+private:
+    bool allows_path(const std::string& path) const;
+    std::vector<PathFilterEntry> entries_;
+    bool watched_only_;
+};
 
 }  // namespace ktrail::bpf
