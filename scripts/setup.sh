@@ -10,6 +10,7 @@ PACKAGES=(
   libbpf-dev bpftool libelf-dev zlib1g-dev linux-libc-dev
   protobuf-compiler libprotobuf-dev   # the Event model
   libspdlog-dev libfmt-dev            # the agent's own logs
+  libaudit-dev                        # audit record type names
   catch2 nlohmann-json3-dev           # tests
   attr                                # setfattr/getfattr for manual checks
 )
