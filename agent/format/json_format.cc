@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
+#include <vector>
 #include <climits>
 #include <cstring>
 #include <ctime>
@@ -118,6 +120,7 @@ void write_process(JsonWriter& w, const v1::Process& p) {
         w.key("args_count");
         w.value(static_cast<uint64_t>(p.args_size()));
     }
+    kv(w, "command_line", p.command_line());
     kv(w, "working_directory", p.working_directory());
     if (p.start_ns()) kv_time(w, "start", p.start_ns());
     if (p.has_exit_code()) {
@@ -149,6 +152,7 @@ void write_user(JsonWriter& w, const v1::User& u) {
     if (u.has_effective()) write_id(w, "effective", u.effective());
     if (u.has_group()) write_id(w, "group", u.group());
     if (u.has_audit()) write_id(w, "audit", u.audit());
+    if (u.has_target()) write_id(w, "target", u.target());
     w.end_object();
 }
 
@@ -291,6 +295,7 @@ void append_json(const v1::Event& ev, std::string& out) {
         kv(w, "id", ev.container_id());
         w.end_object();
     }
+    if (ev.has_group()) write_id(w, "group", ev.group());
     kv_list(w, "tags", ev.tags());
     if (ev.has_rule()) {
         w.key("rule");
@@ -313,10 +318,17 @@ void append_json(const v1::Event& ev, std::string& out) {
         w.begin_object();
         kv(w, "message_type", ev.auditd().message_type());
         if (!ev.auditd().data().empty()) {
+            // Sorted: a protobuf map has no order, JSON lines should be stable.
+            std::vector<std::pair<std::string_view, std::string_view>> fields(ev.auditd().data().begin(),
+                                                                              ev.auditd().data().end());
+            std::sort(fields.begin(), fields.end());
             w.key("data");
             w.begin_object();
-            for (const auto& [k, v] : ev.auditd().data()) {
-                w.key(k);
+            for (const auto& [k, v] : fields) {
+                // Field names come from the record: not trusted like ours.
+                std::string key;
+                JsonWriter::escape(k, key);
+                w.key(std::string_view(key).substr(1, key.size() - 2));
                 w.value(v);
             }
             w.end_object();
