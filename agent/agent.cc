@@ -2,9 +2,16 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fmt/format.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 
 #include "format/json_format.h"
+#include "source/audit/mapper.h"
 
 namespace ktrail {
 
@@ -29,7 +36,53 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options) {
     auto source = bpf::BpfSource::start(options.bpf, [self](std::span<const uint8_t> r) { self->on_record(r); });
     if (!source) return std::unexpected(source.error());
     a->source_ = std::move(*source);
+
+    a->epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+    if (a->epoll_fd_ < 0) return fail(fmt::format("epoll_create1: {}", strerror(errno)));
+    epoll_event bpf_ev{EPOLLIN, {.fd = a->source_->wait_fd()}};
+    epoll_ctl(a->epoll_fd_, EPOLL_CTL_ADD, a->source_->wait_fd(), &bpf_ev);
+    if (options.audit) {
+        auto audit = audit::AuditSource::start(
+            {}, [self](audit::AuditEvent&& e) { self->on_audit_event(std::move(e)); },
+            [self](uint64_t n) { self->emit_lost("kernel-audit", n); });
+        if (audit) {
+            a->audit_ = std::move(*audit);
+            epoll_event audit_ev{EPOLLIN, {.fd = a->audit_->fd()}};
+            epoll_ctl(a->epoll_fd_, EPOLL_CTL_ADD, a->audit_->fd(), &audit_ev);
+            if (auto lost = a->audit_->kernel_lost()) a->audit_lost_seen_ = *lost;
+        } else {
+            // Logins and account changes come only through audit: say so loudly,
+            // but keep capturing what BPF sees.
+            spdlog::error("audit source unavailable, logins and account changes will not be seen: {}",
+                          audit.error().message);
+        }
+    }
     return a;
+}
+
+Agent::~Agent() {
+    audit_.reset();  // hands the kernel's audit state back
+    if (epoll_fd_ >= 0) close(epoll_fd_);
+}
+
+void Agent::on_audit_event(audit::AuditEvent&& e) {
+    ++stats_.audit_events;
+    v1::Event& ev = next_event();
+    audit::map_event(e, ev);
+    emit(ev);
+}
+
+Result<void> Agent::wait_and_read(int timeout_ms) {
+    epoll_event events[4];
+    int n = epoll_wait(epoll_fd_, events, 4, timeout_ms);
+    if (n < 0 && errno != EINTR) return fail(fmt::format("epoll_wait: {}", strerror(errno)));
+    // Producers skip most wake-ups: drain the ring whatever epoll said.
+    if (auto r = source_->poll(0); !r) return std::unexpected(r.error());
+    if (audit_) {
+        if (auto r = audit_->read_available(); !r) return std::unexpected(r.error());
+        audit_->expire();
+    }
+    return {};
 }
 
 v1::Event& Agent::next_event() {
@@ -106,6 +159,14 @@ void Agent::emit_lost(const char* stage, uint64_t count) {
 }
 
 void Agent::check_losses() {
+    if (audit_) {
+        // Records the kernel dropped before they had a serial (backlog full,
+        // rate limit); gaps in the serials are reported as they are found.
+        if (auto lost = audit_->kernel_lost(); lost && *lost != audit_lost_seen_) {
+            emit_lost("kernel-audit", static_cast<uint32_t>(*lost - audit_lost_seen_));
+            audit_lost_seen_ = *lost;
+        }
+    }
     uint64_t dropped = source_->counters().total(KT_CNT_DROPPED);
     if (dropped > stats_.kernel_dropped) {
         emit_lost("kernel-ringbuf", dropped - stats_.kernel_dropped);
@@ -130,15 +191,15 @@ Result<void> Agent::run(const std::atomic<bool>& stop) {
     using Clock = std::chrono::steady_clock;
     std::string programs;
     for (const auto& p : source_->attached()) programs += (programs.empty() ? "" : ", ") + p;
-    spdlog::info("ktraild {} started: agent {} on {}; programs attached: {}", kVersion, host_.agent_id,
-                 host_.hostname, programs);
+    spdlog::info("ktraild {} started: agent {} on {}; programs attached: {}; audit: {}", kVersion, host_.agent_id,
+                 host_.hostname, programs, audit_ ? std::string(audit::to_string(audit_->mode())) : "off");
     emit_agent_event("agent-started", "start");
     auto last_check = Clock::now();
     auto last_clock = Clock::now();
     Result<void> status;
     while (!stop.load(std::memory_order_relaxed)) {
-        if (auto n = source_->poll(50); !n) {
-            status = std::unexpected(n.error());
+        if (auto ok = wait_and_read(50); !ok) {
+            status = ok;
             break;
         }
         auto now = Clock::now();
@@ -164,14 +225,19 @@ Result<void> Agent::run(const std::atomic<bool>& stop) {
     // Stop producing, then take what is still in the ring.
     source_->detach();
     (void)source_->poll(0);
+    if (audit_) {
+        (void)audit_->read_available();
+        audit_->stop();  // flushes what is pending, hands the kernel back
+    }
     check_losses();
     emit_agent_event("agent-stopped", "end");
     auto flushed = flush();
     auto k = source_->counters();
     spdlog::info("ktraild stopped: produced {}, delivered {}, dropped {}, filtered in kernel {}, filtered in agent {}, "
-                 "malformed {}, emitted {}",
+                 "malformed {}, audit events {}, audit malformed {}, emitted {}",
                  k.total(KT_CNT_PRODUCED), stats_.delivered, k.total(KT_CNT_DROPPED), k.total(KT_CNT_FILTERED),
-                 stats_.filtered, stats_.decode_errors, stats_.emitted);
+                 stats_.filtered, stats_.decode_errors, stats_.audit_events, audit_ ? audit_->malformed() : 0,
+                 stats_.emitted);
     if (!status) return status;
     return flushed;
 }

@@ -14,6 +14,7 @@
 
 #include "ktrail/v1/event.pb.h"
 #include "output/sink.h"
+#include "source/audit/audit_source.h"
 #include "source/bpf/bpf_source.h"
 #include "source/bpf/decoder.h"
 #include "source/bpf/path_filter.h"
@@ -28,6 +29,7 @@ struct AgentOptions {
     std::vector<std::string> outputs;  // empty: stdout
     std::string state_dir = "/var/lib/ktrail";
     bpf::BpfOptions bpf;
+    bool audit = true;  // read the Linux audit stream (logins, accounts, rule hits)
 };
 
 struct AgentStats {
@@ -36,6 +38,7 @@ struct AgentStats {
     uint64_t filtered = 0;        // named paths the path filter rejected in the agent
     uint64_t emitted = 0;         // events written to the sinks
     uint64_t kernel_dropped = 0;  // reported as events-lost so far
+    uint64_t audit_events = 0;    // events from the audit stream
 };
 
 class Agent {
@@ -45,9 +48,13 @@ public:
     Result<void> run(const std::atomic<bool>& stop);
     const AgentStats& stats() const { return stats_; }
 
+    ~Agent();
+
 private:
     Agent() = default;
     void on_record(std::span<const uint8_t> rec);
+    void on_audit_event(audit::AuditEvent&& e);
+    Result<void> wait_and_read(int timeout_ms);
     void emit(v1::Event& ev);
     void emit_agent_event(const char* action, const char* type);
     void emit_lost(const char* stage, uint64_t count);
@@ -59,6 +66,9 @@ private:
     std::unique_ptr<bpf::Decoder> decoder_;
     std::unique_ptr<bpf::AgentPathFilter> path_filter_;
     std::unique_ptr<bpf::BpfSource> source_;
+    std::unique_ptr<audit::AuditSource> audit_;
+    uint32_t audit_lost_seen_ = 0;  // the kernel's audit lost counter, last read
+    int epoll_fd_ = -1;
     std::vector<std::unique_ptr<Sink>> sinks_;
     // Events are built on an arena, reset every kArenaEvents events: a plain
     // Event's Clear() frees and re-allocates every sub-message each time.

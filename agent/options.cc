@@ -12,7 +12,8 @@ namespace ktrail {
 const char* usage() {
     return R"(usage: ktraild [options]
 
-Captures file, permission, process and kernel-module events with eBPF and
+Captures file, permission, process and kernel-module events with eBPF, and
+logins, authentication and account changes from the Linux audit stream, and
 writes one JSON event (ECS field names) per line.
 
   --output SPEC        where events go: stdout (default) or file:PATH; repeatable
@@ -23,6 +24,7 @@ writes one JSON event (ECS field names) per line.
   --exclude-pid PID    never report this process; repeatable
   --disable KIND       do not capture KIND at all (decided in the kernel): exec,
                        fork, exit, file, cred or module; repeatable
+  --no-audit           do not read the Linux audit stream (logins, accounts)
   --ringbuf-size BYTES kernel ring buffer size, a power of two (default 16 MiB)
   --log-level LEVEL    trace, debug, info, warn, error (default info)
   --version, --help
@@ -59,6 +61,8 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
             cl.help = true;
         } else if (arg == "--version") {
             cl.version = true;
+        } else if (arg == "--no-audit") {
+            cl.agent.audit = false;
         } else if (arg == "--watched-only") {
             cl.agent.bpf.watched_only = true;
         } else if (is("--output")) {

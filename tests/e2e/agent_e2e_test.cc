@@ -2,12 +2,16 @@
 // clean stop, nothing left attached after SIGTERM or SIGKILL, losses reported
 // as events-lost, and one-line errors for what a user gets wrong.
 #include <bpf/bpf.h>
+#include <libaudit.h>
 #include <catch2/catch.hpp>
 #include <fcntl.h>
 #include <nlohmann/json.hpp>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
 
 #include <chrono>
 #include <filesystem>
@@ -17,6 +21,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "source/audit/audit_source.h"
 
 using nlohmann::json;
 namespace fs = std::filesystem;
@@ -77,6 +83,13 @@ bool wait_for_programs_gone(const std::set<uint32_t>& before) {
         std::this_thread::sleep_for(50ms);
     }
     return false;
+}
+
+// "enabled pid backlog_limit" of the kernel's audit status.
+std::string audit_state() {
+    auto s = ktrail::audit::read_audit_status();
+    REQUIRE(s.has_value());
+    return std::to_string(s->enabled) + " " + std::to_string(s->pid) + " " + std::to_string(s->backlog_limit);
 }
 
 struct Agent {
@@ -221,14 +234,51 @@ TEST_CASE("--watched-only keeps named changes inside watched paths and moves int
     CHECK(slurp(a.err).find("filtered in agent") != std::string::npos);
 }
 
-TEST_CASE("a killed agent leaves no program attached", "[e2e]") {
+TEST_CASE("an authentication reported through audit reaches the JSON output", "[e2e]") {
+    TempDir dir;
+    std::string audit_before = audit_state();
+    Agent a = start_agent(dir);
+    wait_started(a);
+    CHECK(slurp(a.err).find("audit: audit daemon") != std::string::npos);
+    int fd = audit_open();
+    REQUIRE(fd >= 0);
+    REQUIRE(audit_log_user_message(fd, AUDIT_USER_AUTH, "op=PAM:authentication acct=\"mallory\"", "evil.example",
+                                   "127.0.0.1", "pts/7", 0) > 0);
+    audit_close(fd);
+    std::this_thread::sleep_for(300ms);
+    REQUIRE(WEXITSTATUS(stop_agent(a)) == 0);
+    CHECK(audit_state() == audit_before);  // handed back as found
+
+    const json* auth = nullptr;
+    auto events = read_events(a.out);
+    for (const auto& e : events)
+        if (e["event"]["module"] == "audit" && e.contains("user") && e["user"].value("name", "") == "mallory") auth = &e;
+    REQUIRE(auth);
+    CHECK((*auth)["event"]["action"] == "authenticated");
+    CHECK((*auth)["event"]["outcome"] == "failure");
+    CHECK((*auth)["source"]["ip"] == "127.0.0.1");
+    CHECK((*auth)["session"]["tty"] == "pts/7");
+    CHECK((*auth)["auditd"]["message_type"] == "user_auth");
+    CHECK((*auth)["auditd"]["data"]["op"] == "PAM:authentication");
+    CHECK((*auth)["host"]["id"].is_string());
+}
+
+TEST_CASE("a killed agent leaves no program attached and the audit state as found", "[e2e]") {
     TempDir dir;
     auto before = ktrail_programs();
+    std::string audit_before = audit_state();
     Agent a = start_agent(dir);
     wait_started(a);
     CHECK(ktrail_programs().size() > before.size());
+    CHECK(audit_state() != audit_before);  // it became the audit daemon
     stop_agent(a, SIGKILL);
     CHECK(wait_for_programs_gone(before));
+    bool restored = false;
+    for (int i = 0; i < 100 && !restored; ++i) {
+        restored = audit_state() == audit_before;
+        if (!restored) std::this_thread::sleep_for(50ms);
+    }
+    CHECK(restored);
 }
 
 TEST_CASE("losses in the kernel ring buffer become events-lost with the exact count", "[e2e]") {

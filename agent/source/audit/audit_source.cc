@@ -1,0 +1,224 @@
+#include "source/audit/audit_source.h"
+
+#include <fmt/format.h>
+#include <libaudit.h>
+#include <linux/netlink.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace ktrail::audit {
+namespace {
+
+// A short-lived control socket for one request.
+class ControlSocket {
+public:
+    ControlSocket() : fd_(audit_open()) {}
+    ~ControlSocket() {
+        if (fd_ >= 0) audit_close(fd_);
+    }
+    int fd() const { return fd_; }
+
+private:
+    int fd_;
+};
+
+Result<AuditStatus> status_on(int fd) {
+    if (audit_request_status(fd) <= 0)
+        return fail(fmt::format("cannot ask the kernel for its audit status: {}", strerror(errno)));
+    for (int i = 0; i < 16; ++i) {
+        struct audit_reply rep{};
+        int n = audit_get_reply(fd, &rep, GET_REPLY_BLOCKING, 0);
+        if (n <= 0) break;
+        if (rep.type == AUDIT_GET && rep.status) {
+            return AuditStatus{rep.status->enabled, rep.status->pid, rep.status->backlog_limit, rep.status->lost,
+                               rep.status->backlog};
+        }
+    }
+    return fail("the kernel did not answer the audit status request");
+}
+
+bool process_alive(uint32_t pid) { return pid != 0 && (kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
+
+// Records the kernel sends: user-space and kernel event types, not replies.
+bool is_record(uint16_t type) { return type == 1005 || type == 1006 || type >= AUDIT_FIRST_USER_MSG; }
+
+int64_t now_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+}  // namespace
+
+std::string_view to_string(AuditMode m) { return m == AuditMode::kDaemon ? "audit daemon" : "read-only multicast"; }
+
+Result<AuditStatus> read_audit_status() {
+    ControlSocket s;
+    if (s.fd() < 0) return fail(fmt::format("cannot open the audit netlink socket: {}", strerror(errno)));
+    return status_on(s.fd());
+}
+
+AuditSource::AuditSource(Reassembler::EventFn on_event, Reassembler::LostFn on_lost)
+    : reassembler_({}, std::move(on_event), std::move(on_lost)) {}
+
+Result<std::unique_ptr<AuditSource>> AuditSource::start(const AuditOptions& options, Reassembler::EventFn on_event,
+                                                         Reassembler::LostFn on_lost) {
+    std::unique_ptr<AuditSource> src(new AuditSource(std::move(on_event), std::move(on_lost)));
+    auto found = read_audit_status();
+    if (!found)
+        return fail(found.error().message + "; ktraild needs CAP_AUDIT_CONTROL and a kernel with CONFIG_AUDIT");
+    src->found_ = *found;
+
+    if (!process_alive(found->pid)) {
+        // Nobody reads the stream: become its reader.
+        src->fd_ = audit_open();
+        if (src->fd_ < 0) return fail(fmt::format("cannot open the audit netlink socket: {}", strerror(errno)));
+        if (audit_set_pid(src->fd_, static_cast<uint32_t>(getpid()), WAIT_YES) <= 0)
+            return fail(fmt::format("cannot register as the audit daemon: {}", strerror(errno)));
+        src->mode_ = AuditMode::kDaemon;
+        if (found->enabled == 0) {
+            if (audit_set_enabled(src->fd_, 1) <= 0)
+                return fail(fmt::format("cannot enable auditing: {}", strerror(errno)));
+            src->changed_enabled_ = true;
+        }
+        if (found->backlog_limit < options.backlog_limit) {
+            if (audit_set_backlog_limit(src->fd_, options.backlog_limit) > 0) src->changed_backlog_ = true;
+        }
+        src->start_guardian();
+    } else {
+        // Another daemon (auditd) owns the stream: listen along, read-only.
+        src->fd_ = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT);
+        if (src->fd_ < 0) return fail(fmt::format("cannot open the audit netlink socket: {}", strerror(errno)));
+        sockaddr_nl addr{};
+        addr.nl_family = AF_NETLINK;
+        addr.nl_groups = 1u << (AUDIT_NLGRP_READLOG - 1);
+        if (bind(src->fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
+            return fail(fmt::format("cannot join the audit multicast group (needs CAP_AUDIT_READ): {}", strerror(errno)));
+        src->mode_ = AuditMode::kMulticast;
+    }
+    // A large receive buffer rides out bursts.
+    int size = 8 << 20;
+    if (setsockopt(src->fd_, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) != 0)
+        setsockopt(src->fd_, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    spdlog::info("audit source: {} (found audit daemon pid {}, enabled {}, backlog limit {})", to_string(src->mode_),
+                 found->pid, found->enabled, found->backlog_limit);
+    return src;
+}
+
+Result<int> AuditSource::read_available(int64_t now) {
+    alignas(nlmsghdr) char buf[MAX_AUDIT_MESSAGE_LENGTH + NLMSG_HDRLEN + 64];
+    int records = 0;
+    for (;;) {
+        ssize_t n = recv(fd_, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+            if (errno == EINTR) continue;
+            if (errno == ENOBUFS) {  // the socket overflowed; the serial gaps count what was lost
+                ++overruns_;
+                continue;
+            }
+            return fail(fmt::format("reading the audit netlink socket failed: {}", strerror(errno)));
+        }
+        // One record per datagram. Its length is what recv says: the kernel
+        // sets nlmsg_len to the payload alone on the daemon's unicast stream
+        // (a quirk auditd relies on) and correctly only on multicast copies.
+        if (static_cast<size_t>(n) < NLMSG_HDRLEN) {
+            ++malformed_;
+            continue;
+        }
+        const auto* nlh = reinterpret_cast<const nlmsghdr*>(buf);
+        if (!is_record(nlh->nlmsg_type)) continue;
+        std::string_view text(buf + NLMSG_HDRLEN, static_cast<size_t>(n) - NLMSG_HDRLEN);
+        while (!text.empty() && (text.back() == '\0' || text.back() == '\n')) text.remove_suffix(1);
+        auto rec = parse_netlink_message(nlh->nlmsg_type, text);
+        if (!rec) {
+            ++malformed_;
+            continue;
+        }
+        reassembler_.push(std::move(*rec), now ? now : now_ns());
+        ++records;
+    }
+    return records;
+}
+
+void AuditSource::start_guardian() {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) {
+        spdlog::warn("audit: no guardian for the audit state ({}); a crash would leave auditing enabled",
+                     strerror(errno));
+        return;
+    }
+    uint32_t agent = static_cast<uint32_t>(getpid());
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return;
+    }
+    if (pid == 0) {
+        // Keep nothing of the agent's: not its BPF links, not its audit socket
+        // (the kernel must see the daemon go when the agent goes).
+        dup2(p[0], 3);
+        close_range(4, ~0U, 0);
+        setsid();  // outlive a signal to the agent's process group
+        signal(SIGINT, SIG_IGN);
+        signal(SIGTERM, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
+        char c = 0;
+        ssize_t n;
+        while ((n = read(3, &c, 1)) < 0 && errno == EINTR) {
+        }
+        if (n == 1) _exit(0);  // the agent stopped cleanly and restored the state itself
+        int fd = audit_open();
+        auto now = status_on(fd);
+        // EOF: the agent is gone (perhaps not yet reaped: compare its pid).
+        if (now && (now->pid == 0 || now->pid == agent || !process_alive(now->pid))) {
+            if (now->pid != 0) audit_set_pid(fd, 0, WAIT_YES);
+            if (changed_backlog_) audit_set_backlog_limit(fd, found_.backlog_limit);
+            if (changed_enabled_ && now->enabled != 2) audit_set_enabled(fd, found_.enabled);
+        }
+        _exit(0);
+    }
+    close(p[0]);
+    guardian_fd_ = p[1];
+    guardian_pid_ = pid;
+}
+
+void AuditSource::expire(int64_t now) { reassembler_.expire(now ? now : now_ns()); }
+
+Result<uint32_t> AuditSource::kernel_lost() const {
+    auto s = read_audit_status();
+    if (!s) return std::unexpected(s.error());
+    return s->lost;
+}
+
+void AuditSource::stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    reassembler_.flush();
+    if (mode_ == AuditMode::kDaemon && fd_ >= 0) {
+        if (changed_backlog_) audit_set_backlog_limit(fd_, found_.backlog_limit);
+        if (changed_enabled_) audit_set_enabled(fd_, found_.enabled);
+        audit_set_pid(fd_, 0, WAIT_NO);
+    }
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+    if (guardian_fd_ >= 0) {
+        char done = 1;
+        (void)!write(guardian_fd_, &done, 1);
+        close(guardian_fd_);
+        waitpid(guardian_pid_, nullptr, 0);
+        guardian_fd_ = -1;
+    }
+}
+
+AuditSource::~AuditSource() { stop(); }
+
+}  // namespace ktrail::audit

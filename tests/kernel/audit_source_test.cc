@@ -1,0 +1,260 @@
+// The audit source on the real kernel: it becomes the audit daemon when there
+// is none and hands the kernel back as found; it listens along read-only when
+// another daemon is registered; and it sees real logins through PAM (su) and
+// real account changes (useradd, userdel). Every test restores users and the
+// audit state it found.
+#include <catch2/catch.hpp>
+#include <libaudit.h>
+#include <pty.h>
+#include <sys/prctl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ktrail/v1/event.pb.h"
+#include "source/audit/audit_source.h"
+#include "source/audit/mapper.h"
+
+using ktrail::audit::AuditMode;
+using ktrail::audit::AuditSource;
+using ktrail::audit::read_audit_status;
+using namespace std::chrono_literals;
+
+namespace {
+
+// The audit state a test found, put back whatever happens.
+struct AuditStateGuard {
+    AuditStateGuard() {
+        auto s = read_audit_status();
+        REQUIRE(s.has_value());
+        found = *s;
+        INFO("an audit daemon (pid " << found.pid << ") is registered: stop it to run the audit tests");
+        REQUIRE(found.pid == 0);
+    }
+    ~AuditStateGuard() {
+        int fd = audit_open();
+        auto now = read_audit_status();
+        if (now && now->pid != 0 && now->pid != found.pid) audit_set_pid(fd, 0, WAIT_YES);
+        if (now && now->enabled != found.enabled && now->enabled != 2) audit_set_enabled(fd, found.enabled);
+        if (now && now->backlog_limit != found.backlog_limit) audit_set_backlog_limit(fd, found.backlog_limit);
+        audit_close(fd);
+    }
+    ktrail::audit::AuditStatus found;
+};
+
+struct Collector {
+    std::vector<ktrail::v1::Event> events;
+    uint64_t lost = 0;
+    std::unique_ptr<AuditSource> start() {
+        auto src = AuditSource::start(
+            {}, [this](ktrail::audit::AuditEvent&& e) {
+                ktrail::v1::Event ev;
+                ktrail::audit::map_event(e, ev);
+                events.push_back(std::move(ev));
+            },
+            [this](uint64_t n) { lost += n; });
+        if (!src) FAIL("AuditSource::start: " << src.error().message);
+        return std::move(*src);
+    }
+    // Reads until `want` finds an event, or 10 s.
+    const ktrail::v1::Event* wait_for(AuditSource& src, const std::function<bool(const ktrail::v1::Event&)>& want) {
+        for (int i = 0; i < 500; ++i) {
+            REQUIRE(src.read_available(0).has_value());
+            for (const auto& e : events)
+                if (want(e)) return &e;
+            std::this_thread::sleep_for(20ms);
+        }
+        return nullptr;
+    }
+};
+
+void send_user_auth(const std::string& acct, bool ok) {
+    int fd = audit_open();
+    REQUIRE(fd >= 0);
+    std::string msg = "op=ktrail-test acct=\"" + acct + "\"";
+    REQUIRE(audit_log_user_message(fd, AUDIT_USER_AUTH, msg.c_str(), nullptr, "127.0.0.1", "pts/9", ok ? 1 : 0) > 0);
+    audit_close(fd);
+}
+
+int run(const std::string& cmd) { return system(cmd.c_str()); }
+
+// Runs `su - user -c true` as nobody on a pseudo-terminal, answering the
+// password prompt. Returns su's exit status.
+int su_as_nobody(const std::string& user, const std::string& password) {
+    int master = -1;
+    pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(99);
+        execl("/usr/bin/su", "su", "-", user.c_str(), "-c", "true", nullptr);
+        _exit(98);
+    }
+    std::string seen;
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    bool answered = false;
+    char buf[256];
+    while (std::chrono::steady_clock::now() < deadline) {
+        fd_set fds;
+        FD_ZERO(&fds);
+        FD_SET(master, &fds);
+        timeval tv{0, 100000};
+        if (select(master + 1, &fds, nullptr, nullptr, &tv) > 0) {
+            ssize_t n = read(master, buf, sizeof(buf));
+            if (n <= 0) {  // EIO: su and its children closed the terminal
+                int status = 0;
+                waitpid(pid, &status, 0);
+                close(master);
+                INFO("su said: " << seen);
+                REQUIRE(answered);
+                return status;
+            }
+            seen.append(buf, static_cast<size_t>(n));
+        }
+        if (!answered && seen.find("assword") != std::string::npos) {
+            std::string line = password + "\n";
+            REQUIRE(write(master, line.data(), line.size()) == static_cast<ssize_t>(line.size()));
+            answered = true;
+        }
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            close(master);
+            INFO("su said: " << seen);
+            REQUIRE(answered);
+            return status;
+        }
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    close(master);
+    FAIL("su did not finish; it said: " << seen);
+    return -1;
+}
+
+}  // namespace
+
+TEST_CASE("with no audit daemon, ktraild becomes it and gives the kernel back as found", "[audit]") {
+    AuditStateGuard guard;
+    Collector c;
+    {
+        auto src = c.start();
+        CHECK(src->mode() == AuditMode::kDaemon);
+        auto s = read_audit_status();
+        REQUIRE(s.has_value());
+        CHECK(s->pid == static_cast<uint32_t>(getpid()));
+        CHECK(s->enabled >= 1);
+        CHECK(s->backlog_limit >= 8192);
+
+        send_user_auth("ktrail-probe", false);
+        const auto* ev = c.wait_for(*src, [](const auto& e) { return e.user().name() == "ktrail-probe"; });
+        REQUIRE(ev);
+        CHECK(ev->action() == "authenticated");
+        CHECK(ev->outcome() == "failure");
+        CHECK(ev->module() == "audit");
+        CHECK(ev->process().pid() == static_cast<uint32_t>(getpid()));
+        CHECK(ev->source().ip() == "127.0.0.1");
+        CHECK(ev->session().tty() == "pts/9");
+        CHECK(src->malformed() == 0);
+    }
+    auto after = read_audit_status();
+    REQUIRE(after.has_value());
+    CHECK(after->pid == 0);
+    CHECK(after->enabled == guard.found.enabled);
+    CHECK(after->backlog_limit == guard.found.backlog_limit);
+}
+
+TEST_CASE("with another audit daemon registered, ktraild listens along read-only", "[audit]") {
+    AuditStateGuard guard;
+    int ready[2];
+    REQUIRE(pipe(ready) == 0);
+    pid_t daemon = fork();
+    REQUIRE(daemon >= 0);
+    if (daemon == 0) {  // a minimal audit daemon: registers and drains, dies with the test
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int fd = audit_open();
+        if (fd < 0 || audit_set_pid(fd, static_cast<uint32_t>(getpid()), WAIT_YES) <= 0) _exit(1);
+        audit_set_enabled(fd, 1);
+        char ok = 1;
+        if (write(ready[1], &ok, 1) != 1) _exit(1);
+        char buf[9000];
+        for (;;)
+            if (recv(fd, buf, sizeof(buf), 0) < 0 && errno != EINTR && errno != ENOBUFS) _exit(0);
+    }
+    struct Reaper {
+        pid_t pid;
+        ~Reaper() {
+            kill(pid, SIGKILL);
+            waitpid(pid, nullptr, 0);
+        }
+    } reaper{daemon};
+    char ok = 0;
+    REQUIRE(read(ready[0], &ok, 1) == 1);
+    Collector c;
+    {
+        auto src = c.start();
+        CHECK(src->mode() == AuditMode::kMulticast);
+        send_user_auth("ktrail-multicast", true);
+        const auto* ev = c.wait_for(*src, [](const auto& e) { return e.user().name() == "ktrail-multicast"; });
+        REQUIRE(ev);
+        CHECK(ev->outcome() == "success");
+        auto s = read_audit_status();
+        REQUIRE(s.has_value());
+        CHECK(s->pid == static_cast<uint32_t>(daemon));  // ktraild did not take over
+    }
+}
+
+TEST_CASE("su logins through PAM and account changes are seen as they happen", "[audit]") {
+    AuditStateGuard guard;
+    std::mt19937 rng(std::random_device{}());
+    std::string user = "ktrailt" + std::to_string(rng() % 100000);
+    std::string password = "Pw-" + std::to_string(rng());
+    Collector c;
+    auto src = c.start();
+    REQUIRE(run("useradd -M -s /bin/sh " + user) == 0);
+    struct UserGuard {
+        std::string name;
+        ~UserGuard() { system(("userdel " + name + " 2>/dev/null").c_str()); }
+    } user_guard{user};
+    REQUIRE(run("echo '" + user + ":" + password + "' | chpasswd") == 0);
+
+    int wrong = su_as_nobody(user, "not-the-password");
+    CHECK(WEXITSTATUS(wrong) != 0);
+    int right = su_as_nobody(user, password);
+    CHECK(WIFEXITED(right));
+    CHECK(WEXITSTATUS(right) == 0);
+    REQUIRE(run("userdel " + user) == 0);
+
+    auto about = [&](const char* action, const char* outcome) {
+        return c.wait_for(*src, [&](const auto& e) {
+            bool names = e.user().name() == user || e.user().target().name() == user;
+            return e.action() == action && e.outcome() == outcome && names;
+        });
+    };
+    const auto* added = c.wait_for(*src, [](const auto& e) { return e.action() == "added-user-account"; });
+    REQUIRE(added);
+    CHECK(added->process().executable() == "/usr/sbin/useradd");
+
+    const auto* failed = about("authenticated", "failure");
+    REQUIRE(failed);
+    CHECK(failed->process().executable() == "/usr/bin/su");
+    CHECK(failed->session().login_user() == user);
+    CHECK(!failed->session().tty().empty());
+
+    const auto* ok = about("authenticated", "success");
+    REQUIRE(ok);
+    const auto* session = about("started-session", "success");
+    REQUIRE(session);
+    CHECK(session->process().executable() == "/usr/bin/su");
+    CHECK(session->user().name() == user);
+
+    const auto* deleted = c.wait_for(*src, [](const auto& e) { return e.action() == "deleted-user-account"; });
+    REQUIRE(deleted);
+    CHECK(deleted->process().executable() == "/usr/sbin/userdel");
+    CHECK(c.lost == 0);
+}
