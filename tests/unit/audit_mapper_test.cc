@@ -126,6 +126,19 @@ TEST_CASE("a rule hit: the syscall's action, the file, the arguments, the keys a
     CHECK(denied.tags_size() == 0);
 }
 
+TEST_CASE("exec arguments across EXECVE records and split arguments", "[audit-mapper]") {
+    auto ev = mapped({
+        "type=SYSCALL msg=audit(1.000:9): arch=c000003e syscall=59 success=yes exit=0 pid=7 comm=\"x\"",
+        "type=EXECVE msg=audit(1.000:9): argc=4 a0=\"x\" a1_len=10 a1[0]=6162636465 a1[1]=\"fghij\"",
+        "type=EXECVE msg=audit(1.000:9): a2=\"two\" a3=7468726565",
+    });
+    REQUIRE(ev.process().args_size() == 4);
+    CHECK(ev.process().args(0) == "x");
+    CHECK(ev.process().args(1) == "abcdefghij");
+    CHECK(ev.process().args(2) == "two");
+    CHECK(ev.process().args(3) == "three");
+}
+
 TEST_CASE("every corpus event maps to an action", "[audit-mapper]") {
     KTRAIL_REQUIRE_CORPUS(corpus);
     size_t events = 0;

@@ -167,6 +167,37 @@ void set_actor(const AuditRecord& r, v1::Event& ev) {
     if (number(r.get("ses"), n) && n != 0xffffffffu) ev.mutable_session()->set_id(n);
 }
 
+// EXECVE: argc arguments a0, a1, ...; a long list continues in further EXECVE
+// records, and a long argument is split as aN_len=, aN[0]=, aN[1]=, ...
+void add_exec_args(const AuditEvent& e, v1::Event& ev) {
+    std::vector<const AuditRecord*> execs;
+    for (const auto& r : e.records)
+        if (r.type == 1309) execs.push_back(&r);
+    if (execs.empty()) return;
+    auto get = [&](const std::string& key) -> const std::string* {
+        for (const auto* r : execs)
+            if (const auto* v = r->get(key)) return v;
+        return nullptr;
+    };
+    int argc = 0;
+    number(get("argc"), argc);
+    for (int i = 0; i < argc; ++i) {
+        std::string name = "a" + std::to_string(i);
+        if (const std::string* a = get(name)) {
+            ev.mutable_process()->add_args(*a);
+            continue;
+        }
+        if (!get(name + "_len")) break;  // not logged: the rest is missing
+        std::string joined;
+        for (int part = 0;; ++part) {
+            const std::string* chunk = get(name + "[" + std::to_string(part) + "]");
+            if (!chunk) break;
+            joined += *chunk;
+        }
+        ev.mutable_process()->add_args(joined);
+    }
+}
+
 // SYSCALL events: the process's ids, the syscall's action, files from PATH
 // records, the command line from EXECVE, the rule keys as tags.
 void map_syscall(const AuditEvent& e, const AuditRecord& sys, v1::Event& ev) {
@@ -225,15 +256,7 @@ void map_syscall(const AuditEvent& e, const AuditRecord& sys, v1::Event& ev) {
         if (number(object->get("ouid"), id)) f->set_uid(id);
         if (number(object->get("ogid"), id)) f->set_gid(id);
     }
-    if (const AuditRecord* exec = find_type(e, 1309)) {  // EXECVE
-        int argc = 0;
-        number(exec->get("argc"), argc);
-        for (int i = 0; i < argc; ++i) {
-            const std::string* a = exec->get("a" + std::to_string(i));
-            if (!a) break;
-            ev.mutable_process()->add_args(*a);
-        }
-    }
+    add_exec_args(e, ev);
 }
 
 // User-space records: who (the account the record is about), from where.
