@@ -12,6 +12,7 @@ PACKAGES=(
   libspdlog-dev libfmt-dev            # the agent's own logs
   libaudit-dev                        # audit record type names
   catch2 nlohmann-json3-dev           # tests
+  sudo openssh-server sshpass         # tests: real sudo commands and ssh logins
   attr                                # setfattr/getfattr for manual checks
 )
 

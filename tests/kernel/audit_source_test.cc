@@ -5,13 +5,17 @@
 // audit state it found.
 #include <catch2/catch.hpp>
 #include <libaudit.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pty.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <functional>
 #include <random>
 #include <string>
@@ -257,4 +261,144 @@ TEST_CASE("su logins through PAM and account changes are seen as they happen", "
     REQUIRE(deleted);
     CHECK(deleted->process().executable() == "/usr/sbin/userdel");
     CHECK(c.lost == 0);
+}
+
+namespace {
+
+// A user with a password for the duration of a test.
+struct TempUser {
+    TempUser() {
+        std::mt19937 rng(std::random_device{}());
+        name = "ktrailt" + std::to_string(rng() % 100000);
+        password = "Pw-" + std::to_string(rng());
+        REQUIRE(run("useradd -M -s /bin/sh " + name) == 0);
+        REQUIRE(run("echo '" + name + ":" + password + "' | chpasswd") == 0);
+        uid = static_cast<uint32_t>(std::stoul(capture("id -u " + name)));
+    }
+    ~TempUser() { system(("userdel " + name + " 2>/dev/null").c_str()); }
+    static std::string capture(const std::string& cmd) {
+        FILE* p = popen(cmd.c_str(), "r");
+        char buf[128] = {};
+        if (p && !fgets(buf, sizeof(buf), p)) buf[0] = 0;
+        if (p) pclose(p);
+        return buf;
+    }
+    std::string name, password;
+    uint32_t uid = 0;
+};
+
+int free_port() {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    REQUIRE(bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+    REQUIRE(getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+bool port_open(int port) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+    close(s);
+    return ok;
+}
+
+// Debian's sshd on 127.0.0.1:port with password logins through PAM.
+struct Sshd {
+    explicit Sshd(const std::string& dir) : port(free_port()) {
+        mkdir("/run/sshd", 0755);  // privilege separation directory
+        REQUIRE(run("ssh-keygen -q -t ed25519 -N '' -f " + dir + "/host_key") == 0);
+        std::ofstream(dir + "/sshd_config") << "Port " << port << "\nListenAddress 127.0.0.1\nHostKey " << dir
+                                            << "/host_key\nPidFile " << dir << "/sshd.pid\n"
+                                            << "PasswordAuthentication yes\nKbdInteractiveAuthentication no\n"
+                                            << "UsePAM yes\nPermitRootLogin no\nStrictModes no\n";
+        pid = fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            std::string cfg = dir + "/sshd_config", log = dir + "/sshd.log";
+            execl("/usr/sbin/sshd", "/usr/sbin/sshd", "-D", "-f", cfg.c_str(), "-E", log.c_str(), nullptr);
+            _exit(127);
+        }
+        for (int i = 0; i < 100 && !port_open(port); ++i) std::this_thread::sleep_for(50ms);
+        REQUIRE(port_open(port));
+    }
+    ~Sshd() {
+        kill(pid, SIGTERM);
+        waitpid(pid, nullptr, 0);
+    }
+    int login(const TempUser& u, const std::string& password) const {
+        return run("sshpass -p '" + password + "' ssh -q -tt -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+                   "-o PubkeyAuthentication=no -o PreferredAuthentications=password -o NumberOfPasswordPrompts=1 "
+                   "-p " + std::to_string(port) + " " + u.name + "@127.0.0.1 true");
+    }
+    int port;
+    pid_t pid = -1;
+};
+
+}  // namespace
+
+TEST_CASE("sudo's command is ran-command with the command line", "[audit]") {
+    AuditStateGuard guard;
+    Collector c;
+    auto src = c.start();
+    REQUIRE(run("sudo -u nobody /bin/true ktrail-sudo-marker") == 0);
+    const auto* cmd = c.wait_for(*src, [](const auto& e) {
+        return e.action() == "ran-command" && e.process().command_line().find("ktrail-sudo-marker") != std::string::npos;
+    });
+    REQUIRE(cmd);
+    CHECK(cmd->process().command_line() == "/bin/true ktrail-sudo-marker");
+    CHECK(cmd->process().executable() == "/usr/bin/sudo");
+    CHECK(cmd->outcome() == "success");
+    CHECK(cmd->auditd().message_type() == "user_cmd");
+}
+
+TEST_CASE("ssh logins to a real sshd: a failure and a success from 127.0.0.1", "[audit]") {
+    AuditStateGuard guard;
+    TempUser user;
+    char tmpl[] = "/tmp/ktrail-sshd-XXXXXX";
+    REQUIRE(mkdtemp(tmpl));
+    std::string dir = tmpl;
+    struct Cleanup {
+        std::string dir;
+        ~Cleanup() { system(("rm -rf " + dir).c_str()); }
+    } cleanup{dir};
+    Collector c;
+    auto src = c.start();
+    Sshd sshd(dir);
+
+    CHECK(sshd.login(user, "not-the-password") != 0);
+    CHECK(sshd.login(user, user.password) == 0);
+
+    const auto* failed = c.wait_for(*src, [&](const auto& e) {
+        return e.action() == "authenticated" && e.outcome() == "failure" && e.user().name() == user.name;
+    });
+    REQUIRE(failed);
+    CHECK(failed->process().executable() == "/usr/sbin/sshd");
+    CHECK(failed->source().ip() == "127.0.0.1");
+
+    const auto* login = c.wait_for(*src, [&](const auto& e) {
+        return e.action() == "logged-in" && e.outcome() == "success" && e.source().ip() == "127.0.0.1" &&
+               e.user().has_id() && e.user().id() == user.uid;
+    });
+    if (!login) {
+        for (const auto& e : c.events) {
+            std::string data;
+            for (const auto& [k, v] : e.auditd().data()) data += k + "=" + v + " ";
+            UNSCOPED_INFO(e.action() << " " << e.outcome() << " user=" << e.user().name() << "/" << e.user().id()
+                                     << " ip=" << e.source().ip() << " :: " << data);
+        }
+    }
+    REQUIRE(login);
+    CHECK(login->process().executable() == "/usr/sbin/sshd");
+    CHECK(login->session().has_id());
+    CHECK(login->session().remote_ip() == "127.0.0.1");
+    CHECK(login->user().audit().id() == user.uid);  // pam_loginuid set it
 }
