@@ -274,6 +274,40 @@ if [[ -z $AUDITD_SKIP ]]; then
   for w in 1 2 3; do printf '%-10s %12s %9s\n' "($w)" - "${A_LOST[$w]}"; done
 fi
 
+# (4) The open/close loop with a kernel audit rule on openat: the audit stream
+# read by ktraild (as the audit daemon; its BPF file capture off, so only the
+# audit path is measured) vs by auditd. The rule is added with auditctl.
+AUDIT_RULE=(-a always,exit -F arch=b64 -S openat -F "dir=$LOOP" -k "$KEY")
+if [[ -z $AUDITD_SKIP ]]; then
+  echo "bench: workload (4), audit rule on openat..." >&2
+  A4_BARE=$(reps 1)
+  start_ktraild --disable file
+  cpu0=$(cpu_ticks "$KTRAILD_PID")
+  auditctl "${AUDIT_RULE[@]}" >/dev/null
+  AUDIT_RULE_DEL=(-d "${AUDIT_RULE[@]:1}")
+  A4_KT=$(reps 1)
+  sleep 0.5
+  cpu1=$(cpu_ticks "$KTRAILD_PID")
+  delete_audit_rule
+  stop_ktraild
+  A4_KT_CPU=$(awk -v t="$((cpu1 - cpu0))" -v c="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / c }')
+  A4_KT_EVENTS=$(grep 'ktraild stopped:' "$WORK/ktraild.err" | sed -n 's/.*audit events \([0-9]*\).*/\1/p')
+  start_auditd
+  auditctl "${AUDIT_RULE[@]}" >/dev/null
+  AUDIT_RULE_DEL=(-d "${AUDIT_RULE[@]:1}")
+  A4_AU=$(reps 1)
+  delete_audit_rule
+  stop_auditd
+  auditctl -e "$AUDIT_ORIG_ENABLED" >/dev/null
+  auditctl -b "$AUDIT_ORIG_BACKLOG" >/dev/null
+  A4_BARE+=" $(reps 1)"
+  b=$(median <<<"$A4_BARE"); k=$(median <<<"$A4_KT"); a=$(median <<<"$A4_AU")
+  echo
+  echo "(4) open/close with an audit rule on openat (the stream read by each; median ns/iteration):"
+  printf '  bare %s   ktraild %s (%sx, %s audit events, agent cpu %ss)   auditd %s (%sx)\n' \
+    "$b" "$k" "$(ratio "$k" "$b")" "${A4_KT_EVENTS:--}" "$A4_KT_CPU" "$a" "$(ratio "$a" "$b")"
+fi
+
 # Audit records parsed and reassembled per second on one core, from the
 # corpus logs replayed many times (no kernel involved).
 CORPUS=${KTRAIL_CORPUS:-../shared/corpus}
