@@ -112,12 +112,40 @@ Result<std::unique_ptr<AuditSource>> AuditSource::start(const AuditOptions& opti
     return src;
 }
 
+void AuditSource::handle_datagram(const char* data, size_t n, int64_t now) {
+    // One record per datagram. Its length is what recv says: the kernel sets
+    // nlmsg_len to the payload alone on the daemon's unicast stream (a quirk
+    // auditd relies on) and correctly only on multicast copies.
+    if (n < NLMSG_HDRLEN) {
+        ++malformed_;
+        return;
+    }
+    const auto* nlh = reinterpret_cast<const nlmsghdr*>(data);
+    if (!is_record(nlh->nlmsg_type)) return;
+    std::string_view text(data + NLMSG_HDRLEN, n - NLMSG_HDRLEN);
+    while (!text.empty() && (text.back() == '\0' || text.back() == '\n')) text.remove_suffix(1);
+    auto rec = parse_netlink_message(nlh->nlmsg_type, text);
+    if (!rec) {
+        ++malformed_;
+        return;
+    }
+    reassembler_.push(std::move(*rec), now);
+}
+
 Result<int> AuditSource::read_available(int64_t now) {
-    alignas(nlmsghdr) char buf[MAX_AUDIT_MESSAGE_LENGTH + NLMSG_HDRLEN + 64];
+    if (rx_.empty()) rx_.resize(kBatch * kDatagram);
+    mmsghdr msgs[kBatch];
+    iovec iov[kBatch];
     int records = 0;
     for (;;) {
-        ssize_t n = recv(fd_, buf, sizeof(buf), MSG_DONTWAIT);
-        if (n < 0) {
+        for (size_t i = 0; i < kBatch; ++i) {
+            iov[i] = {rx_.data() + i * kDatagram, kDatagram};
+            msgs[i] = {};
+            msgs[i].msg_hdr.msg_iov = &iov[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+        int got = recvmmsg(fd_, msgs, kBatch, MSG_DONTWAIT, nullptr);
+        if (got < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) break;
             if (errno == EINTR) continue;
             if (errno == ENOBUFS) {  // the socket overflowed; the serial gaps count what was lost
@@ -126,24 +154,10 @@ Result<int> AuditSource::read_available(int64_t now) {
             }
             return fail(fmt::format("reading the audit netlink socket failed: {}", strerror(errno)));
         }
-        // One record per datagram. Its length is what recv says: the kernel
-        // sets nlmsg_len to the payload alone on the daemon's unicast stream
-        // (a quirk auditd relies on) and correctly only on multicast copies.
-        if (static_cast<size_t>(n) < NLMSG_HDRLEN) {
-            ++malformed_;
-            continue;
-        }
-        const auto* nlh = reinterpret_cast<const nlmsghdr*>(buf);
-        if (!is_record(nlh->nlmsg_type)) continue;
-        std::string_view text(buf + NLMSG_HDRLEN, static_cast<size_t>(n) - NLMSG_HDRLEN);
-        while (!text.empty() && (text.back() == '\0' || text.back() == '\n')) text.remove_suffix(1);
-        auto rec = parse_netlink_message(nlh->nlmsg_type, text);
-        if (!rec) {
-            ++malformed_;
-            continue;
-        }
-        reassembler_.push(std::move(*rec), now ? now : now_ns());
-        ++records;
+        int64_t t = now ? now : now_ns();
+        for (int i = 0; i < got; ++i) handle_datagram(rx_.data() + i * kDatagram, msgs[i].msg_len, t);
+        records += got;
+        if (static_cast<size_t>(got) < kBatch) break;
     }
     return records;
 }

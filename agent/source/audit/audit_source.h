@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "source/audit/reassembler.h"
 #include "util/error.h"
@@ -70,6 +71,11 @@ private:
     int guardian_fd_ = -1;
     int guardian_pid_ = -1;
     Reassembler reassembler_;
+    void handle_datagram(const char* data, size_t n, int64_t now);
+    // Receive buffers for recvmmsg: one record per datagram, many per call.
+    static constexpr size_t kBatch = 64;
+    static constexpr size_t kDatagram = 8970 + 64;  // MAX_AUDIT_MESSAGE_LENGTH + header
+    std::vector<char> rx_;
     uint64_t malformed_ = 0;
     uint64_t overruns_ = 0;  // ENOBUFS: the socket overflowed (gaps count the loss)
 };
