@@ -1,0 +1,77 @@
+// Admins' audit rules in auditctl syntax (the lines of *.rules files, as
+// `auditctl -R` reads them), encoded for the kernel exactly as auditctl
+// encodes them: through libaudit's own encoders, driven the way auditctl
+// drives them. Parsing is separate from loading so that a file with any
+// error changes nothing.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "util/error.h"
+
+namespace ktrail::audit {
+
+// One kernel rule: struct audit_rule_data plus its string buffer.
+struct EncodedRule {
+    std::string where;  // file:line
+    std::string text;   // the line as written
+    std::vector<uint8_t> data;
+    bool remove = false;  // -d / -W: delete this rule instead of adding it
+};
+
+// Settings a rules file may carry besides rules.
+struct AuditControl {
+    bool delete_all = false;  // -D
+    std::optional<uint32_t> backlog_limit, rate_limit, backlog_wait_time, enabled, failure;
+};
+
+struct RuleError {
+    std::string where;  // file:line
+    std::string reason;
+};
+
+struct ParsedRules {
+    std::vector<EncodedRule> rules;
+    AuditControl control;
+    std::vector<RuleError> errors;
+    bool ignore_errors = false;  // -i / -c in the file
+};
+
+// Splits a line like a shell would for auditctl: whitespace, 'single' and
+// "double" quotes, and backslash-escaped spaces.
+std::vector<std::string> tokenize_rule_line(std::string_view line);
+
+// Encodes one rule given as auditctl arguments (-a/-A/-d/-w/-W ...).
+Result<std::vector<uint8_t>> encode_rule(const std::vector<std::string>& args);
+
+struct ParseOptions {
+    bool allow_lock = false;  // accept -e 2 (locks the configuration until reboot)
+    bool allow_panic = false; // accept -f 2 (panic on audit failure)
+};
+
+// Parses and encodes a rules file; every error has its file:line.
+ParsedRules parse_rules_file(const std::string& path, const ParseOptions& options = {});
+void parse_rules_text(std::string_view text, const std::string& name, const ParseOptions& options, ParsedRules& out);
+
+// The rules ktraild added to the kernel, removed again when it goes.
+class LoadedRules {
+public:
+    // Adds every rule (and applies the file's settings); on any failure
+    // removes what it added and reports every error.
+    static Result<LoadedRules> load(const ParsedRules& parsed);
+    LoadedRules() = default;
+    LoadedRules(LoadedRules&& o) noexcept : added_(std::move(o.added_)) { o.added_.clear(); }
+    LoadedRules& operator=(LoadedRules&& o) noexcept;
+    ~LoadedRules() { unload(); }
+    void unload();
+    size_t size() const { return added_.size(); }
+
+private:
+    std::vector<std::vector<uint8_t>> added_;
+};
+
+}  // namespace ktrail::audit
