@@ -32,6 +32,17 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options) {
     auto filter = bpf::build_path_filter(options.bpf.watch, options.bpf.exclude);
     if (!filter) return std::unexpected(filter.error());
     a->path_filter_ = std::make_unique<bpf::AgentPathFilter>(std::move(*filter), options.bpf.watched_only);
+    // Admins' audit rules: every file parsed before anything is loaded.
+    audit::ParsedRules rules;
+    if (!options.audit_rules.empty()) {
+        if (!options.audit) return fail("--rules needs the audit source: drop --no-audit");
+        rules = audit::parse_rules_paths(options.audit_rules, options.audit_rule_options);
+        if (!rules.errors.empty() && !rules.ignore_errors) {
+            std::string all;
+            for (const auto& e : rules.errors) all += fmt::format("\n  {}: {}", e.where, e.reason);
+            return fail(fmt::format("{} error(s) in the audit rules, nothing loaded:{}", rules.errors.size(), all));
+        }
+    }
     Agent* self = a.get();
     auto source = bpf::BpfSource::start(options.bpf, [self](std::span<const uint8_t> r) { self->on_record(r); });
     if (!source) return std::unexpected(source.error());
@@ -50,6 +61,18 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options) {
             epoll_event audit_ev{EPOLLIN, {.fd = a->audit_->fd()}};
             epoll_ctl(a->epoll_fd_, EPOLL_CTL_ADD, a->audit_->fd(), &audit_ev);
             if (auto lost = a->audit_->kernel_lost()) a->audit_lost_seen_ = *lost;
+            if (!rules.rules.empty()) {
+                auto loaded = audit::LoadedRules::load(rules);
+                if (!loaded) return std::unexpected(loaded.error());
+                a->audit_rules_ = std::move(*loaded);
+                spdlog::info("audit rules: {} loaded from {} path(s){}", a->audit_rules_.size(),
+                             options.audit_rules.size(),
+                             rules.control.delete_all || rules.control.backlog_limit || rules.control.enabled
+                                 ? "; the files' -D/-b/-e/-f/-r settings are not applied: ktraild owns those"
+                                 : "");
+            }
+        } else if (!options.audit_rules.empty()) {
+            return fail(fmt::format("cannot load the audit rules: {}", audit.error().message));
         } else {
             // Logins and account changes come only through audit: say so loudly,
             // but keep capturing what BPF sees.
@@ -61,7 +84,8 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options) {
 }
 
 Agent::~Agent() {
-    audit_.reset();  // hands the kernel's audit state back
+    audit_rules_.unload();  // exactly the rules ktraild added
+    audit_.reset();         // hands the kernel's audit state back
     if (epoll_fd_ >= 0) close(epoll_fd_);
 }
 
@@ -226,6 +250,7 @@ Result<void> Agent::run(const std::atomic<bool>& stop) {
     source_->detach();
     (void)source_->poll(0);
     if (audit_) {
+        audit_rules_.unload();
         (void)audit_->read_available();
         audit_->stop();  // flushes what is pending, hands the kernel back
     }

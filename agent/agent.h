@@ -14,6 +14,7 @@
 
 #include "ktrail/v1/event.pb.h"
 #include "output/sink.h"
+#include "source/audit/audit_rules.h"
 #include "source/audit/audit_source.h"
 #include "source/bpf/bpf_source.h"
 #include "source/bpf/decoder.h"
@@ -30,6 +31,8 @@ struct AgentOptions {
     std::string state_dir = "/var/lib/ktrail";
     bpf::BpfOptions bpf;
     bool audit = true;  // read the Linux audit stream (logins, accounts, rule hits)
+    std::vector<std::string> audit_rules;  // auditctl-syntax files or directories to load
+    audit::ParseOptions audit_rule_options;
 };
 
 struct AgentStats {
@@ -67,6 +70,7 @@ private:
     std::unique_ptr<bpf::AgentPathFilter> path_filter_;
     std::unique_ptr<bpf::BpfSource> source_;
     std::unique_ptr<audit::AuditSource> audit_;
+    audit::LoadedRules audit_rules_;
     uint32_t audit_lost_seen_ = 0;  // the kernel's audit lost counter, last read
     int epoll_fd_ = -1;
     std::vector<std::unique_ptr<Sink>> sinks_;

@@ -25,6 +25,10 @@ writes one JSON event (ECS field names) per line.
   --disable KIND       do not capture KIND at all (decided in the kernel): exec,
                        fork, exit, file, cred or module; repeatable
   --no-audit           do not read the Linux audit stream (logins, accounts)
+  --rules PATH         load audit rules in auditctl syntax (a file, or a directory
+                       of *.rules files); removed again when ktraild stops; repeatable
+  --audit-allow-lock   accept -e 2 in rules files (locks audit until reboot)
+  --audit-allow-panic  accept -f 2 in rules files (kernel panic on audit failure)
   --ringbuf-size BYTES kernel ring buffer size, a power of two (default 16 MiB)
   --log-level LEVEL    trace, debug, info, warn, error (default info)
   --version, --help
@@ -63,6 +67,13 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
             cl.version = true;
         } else if (arg == "--no-audit") {
             cl.agent.audit = false;
+        } else if (arg == "--audit-allow-lock") {
+            cl.agent.audit_rule_options.allow_lock = true;
+        } else if (arg == "--audit-allow-panic") {
+            cl.agent.audit_rule_options.allow_panic = true;
+        } else if (is("--rules")) {
+            KT_TAKE("--rules");
+            cl.agent.audit_rules.push_back(value);
         } else if (arg == "--watched-only") {
             cl.agent.bpf.watched_only = true;
         } else if (is("--output")) {

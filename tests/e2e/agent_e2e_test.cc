@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "source/audit/audit_rules.h"
 #include "source/audit/audit_source.h"
 
 using nlohmann::json;
@@ -90,6 +91,15 @@ std::string audit_state() {
     auto s = ktrail::audit::read_audit_status();
     REQUIRE(s.has_value());
     return std::to_string(s->enabled) + " " + std::to_string(s->pid) + " " + std::to_string(s->backlog_limit);
+}
+
+// After a SIGKILL the guardian restores the audit state: wait for it.
+bool audit_state_becomes(const std::string& want) {
+    for (int i = 0; i < 100; ++i) {
+        if (audit_state() == want) return true;
+        std::this_thread::sleep_for(50ms);
+    }
+    return false;
 }
 
 struct Agent {
@@ -263,6 +273,40 @@ TEST_CASE("an authentication reported through audit reaches the JSON output", "[
     CHECK((*auth)["host"]["id"].is_string());
 }
 
+TEST_CASE("admins' audit rules: a bad file changes nothing; a killed agent leaves no rule behind", "[e2e]") {
+    TempDir dir;
+    auto before = ktrail::audit::kernel_rule_count();
+    REQUIRE(before.has_value());
+    std::string audit_before = audit_state();
+    std::ofstream(dir / "bad.rules") << "-w " << dir.path << " -p wa -k fine\n-a always,exit -S no_such_call\n";
+    Agent bad = start_agent(dir, {"--rules", dir / "bad.rules"});
+    int status = 0;
+    REQUIRE(waitpid(bad.pid, &status, 0) == bad.pid);
+    CHECK(WEXITSTATUS(status) == 1);
+    CHECK(slurp(bad.err).find(dir / "bad.rules:2: unknown syscall 'no_such_call'") != std::string::npos);
+    CHECK(slurp(bad.err).find("nothing loaded") != std::string::npos);
+    CHECK(ktrail::audit::kernel_rule_count().value() == *before);
+
+    std::ofstream(dir / "good.rules") << "-D\n-w " << dir.path << " -p wa -k e2e-key\n";
+    Agent a = start_agent(dir, {"--rules", dir / "good.rules"});
+    wait_started(a);
+    CHECK(ktrail::audit::kernel_rule_count().value() == *before + 1);
+    REQUIRE(run({"sh", "-c", "echo x > " + dir / "hit"}) == 0);
+    std::this_thread::sleep_for(300ms);
+    stop_agent(a, SIGKILL);
+    bool gone = false;
+    for (int i = 0; i < 100 && !gone; ++i) {
+        gone = ktrail::audit::kernel_rule_count().value() == *before;
+        if (!gone) std::this_thread::sleep_for(50ms);
+    }
+    CHECK(gone);
+    CHECK(audit_state_becomes(audit_before));
+    bool tagged = false;
+    for (const auto& e : read_events(a.out))
+        if (e.contains("tags") && e["tags"][0] == "e2e-key") tagged = e["file"]["path"] == dir / "hit";
+    CHECK(tagged);
+}
+
 TEST_CASE("a killed agent leaves no program attached and the audit state as found", "[e2e]") {
     TempDir dir;
     auto before = ktrail_programs();
@@ -273,12 +317,7 @@ TEST_CASE("a killed agent leaves no program attached and the audit state as foun
     CHECK(audit_state() != audit_before);  // it became the audit daemon
     stop_agent(a, SIGKILL);
     CHECK(wait_for_programs_gone(before));
-    bool restored = false;
-    for (int i = 0; i < 100 && !restored; ++i) {
-        restored = audit_state() == audit_before;
-        if (!restored) std::this_thread::sleep_for(50ms);
-    }
-    CHECK(restored);
+    CHECK(audit_state_becomes(audit_before));
 }
 
 TEST_CASE("losses in the kernel ring buffer become events-lost with the exact count", "[e2e]") {

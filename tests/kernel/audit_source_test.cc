@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "ktrail/v1/event.pb.h"
+#include "source/audit/audit_rules.h"
 #include "source/audit/audit_source.h"
 #include "source/audit/mapper.h"
 
@@ -401,4 +403,40 @@ TEST_CASE("ssh logins to a real sshd: a failure and a success from 127.0.0.1", "
     CHECK(login->session().has_id());
     CHECK(login->session().remote_ip() == "127.0.0.1");
     CHECK(login->user().audit().id() == user.uid);  // pam_loginuid set it
+}
+
+TEST_CASE("an admin's watch rule: its hits carry the key; the rule leaves with ktrail", "[audit]") {
+    AuditStateGuard guard;
+    char tmpl[] = "/tmp/ktrail-watch-XXXXXX";
+    REQUIRE(mkdtemp(tmpl));
+    std::string dir = tmpl;
+    struct Cleanup {
+        std::string dir;
+        ~Cleanup() { system(("rm -rf " + dir).c_str()); }
+    } cleanup{dir};
+    auto before = ktrail::audit::kernel_rule_count();
+    REQUIRE(before.has_value());
+
+    Collector c;
+    auto src = c.start();
+    ktrail::audit::ParsedRules parsed;
+    ktrail::audit::parse_rules_text("-w " + dir + " -p wa -k ktrail-watch-key\n", "test.rules", {}, parsed);
+    REQUIRE(parsed.errors.empty());
+    {
+        auto loaded = ktrail::audit::LoadedRules::load(parsed);
+        REQUIRE(loaded.has_value());
+        CHECK(ktrail::audit::kernel_rule_count().value() == *before + 1);
+
+        REQUIRE(run("sh -c 'echo x > " + dir + "/written'") == 0);
+        const auto* hit = c.wait_for(*src, [](const auto& e) {
+            return std::find(e.tags().begin(), e.tags().end(), "ktrail-watch-key") != e.tags().end();
+        });
+        REQUIRE(hit);
+        CHECK(hit->file().path() == dir + "/written");
+        CHECK(hit->outcome() == "success");
+        CHECK(hit->module() == "audit");
+        CHECK(hit->process().name() == "sh");
+        CHECK(hit->ktrail().syscall() == "openat");
+    }
+    CHECK(ktrail::audit::kernel_rule_count().value() == *before);
 }

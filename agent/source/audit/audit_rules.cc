@@ -9,7 +9,10 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <sstream>
 
@@ -326,13 +329,62 @@ int send_rule(int fd, const std::vector<uint8_t>& bytes, bool remove) {
 }
 }  // namespace
 
+LoadedRules::LoadedRules(LoadedRules&& o) noexcept : added_(std::move(o.added_)), guardian_(std::move(o.guardian_)) {
+    o.added_.clear();
+}
+
 LoadedRules& LoadedRules::operator=(LoadedRules&& o) noexcept {
     if (this != &o) {
         unload();
         added_ = std::move(o.added_);
+        guardian_ = std::move(o.guardian_);
         o.added_.clear();
     }
     return *this;
+}
+
+ParsedRules parse_rules_paths(const std::vector<std::string>& paths, const ParseOptions& options) {
+    ParsedRules out;
+    for (const auto& p : paths) {
+        std::vector<std::string> files;
+        std::error_code ec;
+        if (std::filesystem::is_directory(p, ec)) {
+            for (const auto& e : std::filesystem::directory_iterator(p, ec))
+                if (e.path().extension() == ".rules") files.push_back(e.path().string());
+            std::sort(files.begin(), files.end());
+        } else {
+            files.push_back(p);
+        }
+        for (const auto& f : files) {
+            ParsedRules one = parse_rules_file(f, options);
+            out.rules.insert(out.rules.end(), std::make_move_iterator(one.rules.begin()),
+                             std::make_move_iterator(one.rules.end()));
+            out.errors.insert(out.errors.end(), one.errors.begin(), one.errors.end());
+            out.ignore_errors |= one.ignore_errors;
+        }
+    }
+    return out;
+}
+
+Result<size_t> kernel_rule_count() {
+    int fd = audit_open();
+    if (fd < 0) return fail(fmt::format("cannot open the audit netlink socket: {}", strerror(errno)));
+    if (audit_request_rules_list_data(fd) <= 0) {
+        audit_close(fd);
+        return fail("cannot ask the kernel for its audit rules");
+    }
+    size_t n = 0;
+    for (;;) {
+        audit_reply rep{};
+        if (audit_get_reply(fd, &rep, GET_REPLY_BLOCKING, 0) <= 0) break;
+        if (rep.type == NLMSG_DONE || rep.type == NLMSG_ERROR) {
+            if (rep.type == NLMSG_ERROR && rep.error->error == 0) continue;  // an ack
+            break;
+        }
+        if (rep.type == AUDIT_LIST_RULES) ++n;
+    }
+    audit_close(fd);
+    return n;
 }
 
 Result<LoadedRules> LoadedRules::load(const ParsedRules& parsed) {
@@ -361,10 +413,19 @@ Result<LoadedRules> LoadedRules::load(const ParsedRules& parsed) {
         return fail("audit rules not loaded:" + errors);
     }
     if (!errors.empty()) spdlog::warn("audit rules loaded with errors (the file asks to go on):{}", errors);
+    if (!loaded.added_.empty()) {
+        std::vector<std::vector<uint8_t>> rules = loaded.added_;
+        loaded.guardian_ = Guardian::start([rules] {
+            int gfd = audit_open();
+            for (auto it = rules.rbegin(); it != rules.rend(); ++it) send_rule(gfd, *it, true);
+            audit_close(gfd);
+        });
+    }
     return loaded;
 }
 
 void LoadedRules::unload() {
+    guardian_.dismiss();
     if (added_.empty()) return;
     int fd = audit_open();
     if (fd >= 0) {

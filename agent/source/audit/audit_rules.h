@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "util/error.h"
+#include "util/guardian.h"
 
 namespace ktrail::audit {
 
@@ -55,16 +56,21 @@ struct ParseOptions {
 
 // Parses and encodes a rules file; every error has its file:line.
 ParsedRules parse_rules_file(const std::string& path, const ParseOptions& options = {});
+// Files and directories (their *.rules files, in name order) into one set.
+ParsedRules parse_rules_paths(const std::vector<std::string>& paths, const ParseOptions& options = {});
 void parse_rules_text(std::string_view text, const std::string& name, const ParseOptions& options, ParsedRules& out);
 
 // The rules ktraild added to the kernel, removed again when it goes.
+// Settings in the files (-D, -b, -r, -e, -f, --backlog_wait_time) are not
+// applied: ktraild owns the audit settings it needs and never deletes rules
+// it did not add. A guardian removes the rules if the agent is killed.
 class LoadedRules {
 public:
-    // Adds every rule (and applies the file's settings); on any failure
-    // removes what it added and reports every error.
+    // Adds every rule; on any failure removes what it added and reports
+    // every error.
     static Result<LoadedRules> load(const ParsedRules& parsed);
     LoadedRules() = default;
-    LoadedRules(LoadedRules&& o) noexcept : added_(std::move(o.added_)) { o.added_.clear(); }
+    LoadedRules(LoadedRules&& o) noexcept;
     LoadedRules& operator=(LoadedRules&& o) noexcept;
     ~LoadedRules() { unload(); }
     void unload();
@@ -72,6 +78,10 @@ public:
 
 private:
     std::vector<std::vector<uint8_t>> added_;
+    Guardian guardian_;
 };
+
+// How many rules the kernel holds (AUDIT_LIST_RULES).
+Result<size_t> kernel_rule_count();
 
 }  // namespace ktrail::audit

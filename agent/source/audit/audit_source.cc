@@ -163,46 +163,19 @@ Result<int> AuditSource::read_available(int64_t now) {
 }
 
 void AuditSource::start_guardian() {
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0) {
-        spdlog::warn("audit: no guardian for the audit state ({}); a crash would leave auditing enabled",
-                     strerror(errno));
-        return;
-    }
     uint32_t agent = static_cast<uint32_t>(getpid());
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(p[0]);
-        close(p[1]);
-        return;
-    }
-    if (pid == 0) {
-        // Keep nothing of the agent's: not its BPF links, not its audit socket
-        // (the kernel must see the daemon go when the agent goes).
-        dup2(p[0], 3);
-        close_range(4, ~0U, 0);
-        setsid();  // outlive a signal to the agent's process group
-        signal(SIGINT, SIG_IGN);
-        signal(SIGTERM, SIG_IGN);
-        signal(SIGHUP, SIG_IGN);
-        char c = 0;
-        ssize_t n;
-        while ((n = read(3, &c, 1)) < 0 && errno == EINTR) {
-        }
-        if (n == 1) _exit(0);  // the agent stopped cleanly and restored the state itself
+    AuditStatus found = found_;
+    bool changed_enabled = changed_enabled_, changed_backlog = changed_backlog_;
+    guardian_ = Guardian::start([=] {
         int fd = audit_open();
         auto now = status_on(fd);
-        // EOF: the agent is gone (perhaps not yet reaped: compare its pid).
+        // The agent is gone (perhaps not reaped yet: compare its pid).
         if (now && (now->pid == 0 || now->pid == agent || !process_alive(now->pid))) {
             if (now->pid != 0) audit_set_pid(fd, 0, WAIT_YES);
-            if (changed_backlog_) audit_set_backlog_limit(fd, found_.backlog_limit);
-            if (changed_enabled_ && now->enabled != 2) audit_set_enabled(fd, found_.enabled);
+            if (changed_backlog) audit_set_backlog_limit(fd, found.backlog_limit);
+            if (changed_enabled && now->enabled != 2) audit_set_enabled(fd, found.enabled);
         }
-        _exit(0);
-    }
-    close(p[0]);
-    guardian_fd_ = p[1];
-    guardian_pid_ = pid;
+    });
 }
 
 void AuditSource::expire(int64_t now) { reassembler_.expire(now ? now : now_ns()); }
@@ -224,13 +197,7 @@ void AuditSource::stop() {
     }
     if (fd_ >= 0) close(fd_);
     fd_ = -1;
-    if (guardian_fd_ >= 0) {
-        char done = 1;
-        (void)!write(guardian_fd_, &done, 1);
-        close(guardian_fd_);
-        waitpid(guardian_pid_, nullptr, 0);
-        guardian_fd_ = -1;
-    }
+    guardian_.dismiss();
 }
 
 AuditSource::~AuditSource() { stop(); }

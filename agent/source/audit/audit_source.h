@@ -14,6 +14,7 @@
 
 #include "source/audit/reassembler.h"
 #include "util/error.h"
+#include "util/guardian.h"
 
 namespace ktrail::audit {
 
@@ -65,11 +66,9 @@ private:
     bool changed_enabled_ = false;
     bool changed_backlog_ = false;
     bool stopped_ = false;
-    // A child that restores the audit state if this process dies without
-    // stop() (SIGKILL, crash): it waits for EOF on this pipe.
+    // Restores the audit state if this process dies without stop().
     void start_guardian();
-    int guardian_fd_ = -1;
-    int guardian_pid_ = -1;
+    Guardian guardian_;
     Reassembler reassembler_;
     void handle_datagram(const char* data, size_t n, int64_t now);
     // Receive buffers for recvmmsg: one record per datagram, many per call.
