@@ -16,8 +16,12 @@ PACKAGES=(
   attr                                # setfattr/getfattr for manual checks
 )
 
+# Tests compare with Debian's auditd and auditctl. Installed without starting
+# the service: a running auditd would own the audit stream on this host.
+NO_AUTOSTART=(auditd)
+
 missing=()
-for p in "${PACKAGES[@]}"; do
+for p in "${PACKAGES[@]}" "${NO_AUTOSTART[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then
@@ -27,7 +31,16 @@ if ((${#missing[@]})); then
   fi
   echo "setup: installing ${missing[*]}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  made_policy=""
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then  # no service starts during this install
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    made_policy=1
+  fi
+  rc=0
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" || rc=$?
+  [[ -z $made_policy ]] || rm -f /usr/sbin/policy-rc.d
+  ((rc == 0)) || exit "$rc"
 fi
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="${KTRAIL_BUILD_TYPE:-RelWithDebInfo}" \

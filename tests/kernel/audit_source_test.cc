@@ -7,6 +7,7 @@
 #include <libaudit.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <pty.h>
 #include <sys/stat.h>
 #include <sys/prctl.h>
@@ -439,4 +440,83 @@ TEST_CASE("an admin's watch rule: its hits carry the key; the rule leaves with k
         CHECK(hit->ktrail().syscall() == "openat");
     }
     CHECK(ktrail::audit::kernel_rule_count().value() == *before);
+}
+
+TEST_CASE("the kernel lists ktrail's rules exactly as it lists auditctl -R's", "[audit]") {
+    AuditStateGuard guard;
+    auto empty = ktrail::audit::kernel_rules();
+    REQUIRE(empty.has_value());
+    INFO("the kernel already holds audit rules: this test needs none (it clears with auditctl -D)");
+    REQUIRE(empty->empty());
+    char tmpl[] = "/tmp/ktrail-rules-XXXXXX";
+    REQUIRE(mkdtemp(tmpl));
+    std::string dir = tmpl;
+    struct Cleanup {
+        std::string dir;
+        ~Cleanup() {
+            system("auditctl -D >/dev/null 2>&1");
+            system(("rm -rf " + dir).c_str());
+        }
+    } cleanup{dir};
+    std::string file = dir + "/ktrail.rules";
+    std::ofstream(file) << "-w /etc/passwd -p wa -k identity\n"
+                        << "-w /etc/sudoers.d/ -p wa -k privileged -k actions\n"
+                        << "-a always,exit -F arch=b64 -S openat,open_by_handle_at -F exit=-EACCES -F auid>=1000 "
+                           "-F auid!=unset -k access\n"
+                        << "-a exit,always -F arch=b32 -S chmod,fchmod -F a1&=0111 -k perm\n"
+                        << "-a always,exit -F dir=" << dir << " -F perm=wa -F uid!=0 -C uid!=euid -k setuid\n"
+                        << "-a always,exclude -F msgtype=CWD\n"
+                        << "-a never,user -F subj_type=crond_t\n"
+                        << "-A always,exit -F arch=b64 -S execve -F exe=/usr/bin/su -k su\n";
+    ktrail::audit::ParsedRules parsed;
+    parsed = ktrail::audit::parse_rules_file(file);
+    INFO((parsed.errors.empty() ? std::string() : parsed.errors[0].where + ": " + parsed.errors[0].reason));
+    REQUIRE(parsed.errors.empty());
+    std::vector<std::vector<uint8_t>> by_ktrail;
+    {
+        auto loaded = ktrail::audit::LoadedRules::load(parsed);
+        REQUIRE(loaded.has_value());
+        by_ktrail = ktrail::audit::kernel_rules().value();
+    }
+    CHECK(ktrail::audit::kernel_rules().value().empty());  // exactly its rules went
+    REQUIRE(run("auditctl -R " + file + " >/dev/null") == 0);
+    auto by_auditctl = ktrail::audit::kernel_rules().value();
+    CHECK(by_ktrail.size() == 8);
+    CHECK(by_ktrail == by_auditctl);
+}
+
+TEST_CASE("with Debian's auditd running, ktrail listens along and still sees logins", "[audit]") {
+    AuditStateGuard guard;
+    pid_t auditd = fork();
+    REQUIRE(auditd >= 0);
+    if (auditd == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, STDOUT_FILENO);
+        dup2(null, STDERR_FILENO);
+        execl("/usr/sbin/auditd", "/usr/sbin/auditd", "-n", nullptr);
+        _exit(127);
+    }
+    struct Stop {
+        pid_t pid;
+        ~Stop() {
+            kill(pid, SIGTERM);
+            waitpid(pid, nullptr, 0);
+        }
+    } stop{auditd};
+    bool registered = false;
+    for (int i = 0; i < 100 && !registered; ++i) {
+        auto s = read_audit_status();
+        registered = s && s->pid == static_cast<uint32_t>(auditd);
+        if (!registered) std::this_thread::sleep_for(50ms);
+    }
+    REQUIRE(registered);
+    Collector c;
+    auto src = c.start();
+    CHECK(src->mode() == AuditMode::kMulticast);
+    send_user_auth("ktrail-beside-auditd", false);
+    const auto* ev = c.wait_for(*src, [](const auto& e) { return e.user().name() == "ktrail-beside-auditd"; });
+    REQUIRE(ev);
+    CHECK(ev->action() == "authenticated");
+    CHECK(read_audit_status()->pid == static_cast<uint32_t>(auditd));
 }

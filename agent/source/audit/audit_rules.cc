@@ -324,6 +324,9 @@ int send_rule(int fd, const std::vector<uint8_t>& bytes, bool remove) {
     if (!r) return -ENOMEM;
     memcpy(r.get(), bytes.data(), bytes.size());
     int flags = static_cast<int>(r->flags), action = static_cast<int>(r->action);
+    // -A only says where to insert: a delete names the list alone (with the
+    // prepend bit the kernel finds no rule to delete for some, e.g. exe=).
+    if (remove) flags &= ~AUDIT_FILTER_PREPEND;
     int rc = remove ? audit_delete_rule_data(fd, r.get(), flags, action) : audit_add_rule_data(fd, r.get(), flags, action);
     return rc < 0 ? rc : 0;
 }
@@ -366,14 +369,14 @@ ParsedRules parse_rules_paths(const std::vector<std::string>& paths, const Parse
     return out;
 }
 
-Result<size_t> kernel_rule_count() {
+Result<std::vector<std::vector<uint8_t>>> kernel_rules() {
     int fd = audit_open();
     if (fd < 0) return fail(fmt::format("cannot open the audit netlink socket: {}", strerror(errno)));
     if (audit_request_rules_list_data(fd) <= 0) {
         audit_close(fd);
         return fail("cannot ask the kernel for its audit rules");
     }
-    size_t n = 0;
+    std::vector<std::vector<uint8_t>> rules;
     for (;;) {
         audit_reply rep{};
         if (audit_get_reply(fd, &rep, GET_REPLY_BLOCKING, 0) <= 0) break;
@@ -381,10 +384,13 @@ Result<size_t> kernel_rule_count() {
             if (rep.type == NLMSG_ERROR && rep.error->error == 0) continue;  // an ack
             break;
         }
-        if (rep.type == AUDIT_LIST_RULES) ++n;
+        if (rep.type == AUDIT_LIST_RULES && rep.ruledata) {
+            const auto* b = reinterpret_cast<const uint8_t*>(rep.ruledata);
+            rules.emplace_back(b, b + sizeof(audit_rule_data) + rep.ruledata->buflen);
+        }
     }
     audit_close(fd);
-    return n;
+    return rules;
 }
 
 Result<LoadedRules> LoadedRules::load(const ParsedRules& parsed) {

@@ -81,7 +81,12 @@ private:
     Guardian guardian_;
 };
 
-// How many rules the kernel holds (AUDIT_LIST_RULES).
-Result<size_t> kernel_rule_count();
+// The rules the kernel holds, as it lists them (AUDIT_LIST_RULES), in order.
+Result<std::vector<std::vector<uint8_t>>> kernel_rules();
+inline Result<size_t> kernel_rule_count() {
+    auto r = kernel_rules();
+    if (!r) return std::unexpected(r.error());
+    return r->size();
+}
 
 }  // namespace ktrail::audit
