@@ -230,6 +230,11 @@ TEST_CASE("su logins through PAM and account changes are seen as they happen", "
     } user_guard{user};
     REQUIRE(run("echo '" + user + ":" + password + "' | chpasswd") == 0);
 
+    std::string group = user + "g";
+    REQUIRE(run("usermod -c 'ktrail test' " + user) == 0);
+    REQUIRE(run("groupadd " + group) == 0);
+    REQUIRE(run("groupdel " + group) == 0);
+
     int wrong = su_as_nobody(user, "not-the-password");
     CHECK(WEXITSTATUS(wrong) != 0);
     int right = su_as_nobody(user, password);
@@ -263,6 +268,24 @@ TEST_CASE("su logins through PAM and account changes are seen as they happen", "
     const auto* deleted = c.wait_for(*src, [](const auto& e) { return e.action() == "deleted-user-account"; });
     REQUIRE(deleted);
     CHECK(deleted->process().executable() == "/usr/sbin/userdel");
+
+    const auto* chauthtok = c.wait_for(*src, [](const auto& e) { return e.action() == "changed-password"; });
+    REQUIRE(chauthtok);
+    CHECK(chauthtok->process().executable() == "/usr/sbin/chpasswd");
+    // shadow's usermod reports its changes as USER_CHAUTHTOK ("changing ...").
+    const auto* modified = c.wait_for(*src, [](const auto& e) {
+        return e.process().executable() == "/usr/sbin/usermod" && e.auditd().message_type() == "user_chauthtok";
+    });
+    REQUIRE(modified);
+    CHECK(modified->action() == "changed-password");
+    const auto* group_added = c.wait_for(*src, [&](const auto& e) {
+        return e.action() == "added-group-account-to" && e.process().executable() == "/usr/sbin/groupadd";
+    });
+    REQUIRE(group_added);
+    const auto* group_deleted = c.wait_for(*src, [&](const auto& e) {
+        return e.action() == "deleted-group-account-from" && e.process().executable() == "/usr/sbin/groupdel";
+    });
+    REQUIRE(group_deleted);
     CHECK(c.lost == 0);
 }
 

@@ -126,6 +126,20 @@ TEST_CASE("a rule hit: the syscall's action, the file, the arguments, the keys a
     CHECK(denied.tags_size() == 0);
 }
 
+TEST_CASE("a configuration change carried by a syscall is named by the change", "[audit-mapper]") {
+    auto ev = mapped({
+        "type=CONFIG_CHANGE msg=audit(1.000:7): op=set audit_pid=42 old=0 auid=1000 ses=3 res=1",
+        "type=SYSCALL msg=audit(1.000:7): arch=c000003e syscall=44 success=yes exit=60 pid=42 comm=\"ktraild\" "
+        "exe=\"/usr/bin/ktraild\" auid=1000 uid=0",
+    });
+    CHECK(ev.action() == "changed-audit-configuration");
+    CHECK(ev.category(0) == "configuration");
+    CHECK(ev.auditd().message_type() == "config_change");
+    CHECK(ev.auditd().data().at("op") == "set");
+    CHECK(ev.process().executable() == "/usr/bin/ktraild");
+    CHECK(ev.ktrail().syscall() == "sendto");
+}
+
 TEST_CASE("exec arguments across EXECVE records and split arguments", "[audit-mapper]") {
     auto ev = mapped({
         "type=SYSCALL msg=audit(1.000:9): arch=c000003e syscall=59 success=yes exit=0 pid=7 comm=\"x\"",

@@ -333,10 +333,33 @@ void map_event(const AuditEvent& in, v1::Event& ev) {
     if (sys) map_syscall(in, *sys, ev);
     else map_user_space(primary, info, ev);
 
+    // A record that says what happened (CONFIG_CHANGE, AVC, ...) beside the
+    // SYSCALL that carried it names the action; the syscall gives the actor.
+    const AuditRecord* meaning = nullptr;
+    const TypeInfo* meaning_info = nullptr;
+    if (sys) {
+        for (const auto& r : in.records)
+            for (const auto& t : kTypes)
+                if (!meaning && t.type == r.type_name) {
+                    meaning = &r;
+                    meaning_info = &t;
+                }
+    }
+    if (meaning) {
+        ev.set_action(meaning_info->action);
+        ev.clear_category();
+        ev.clear_type();
+        ev.add_category(meaning_info->category);
+        ev.add_type(meaning_info->event_type);
+        if (meaning->get("res")) set_outcome(*meaning, ev);
+    }
+
     auto* a = ev.mutable_auditd();
-    a->set_message_type(lower(primary.type_name));
+    a->set_message_type(lower(meaning ? meaning->type_name : primary.type_name));
     auto* data = a->mutable_data();
     for (const auto& [k, v] : primary.fields) data->insert({k, v});
+    if (meaning)
+        for (const auto& [k, v] : meaning->fields) (*data)[k] = v;
     (*data)["sequence"] = std::to_string(in.serial);
 }
 
