@@ -307,6 +307,23 @@ TEST_CASE("admins' audit rules: a bad file changes nothing; a killed agent leave
     CHECK(tagged);
 }
 
+TEST_CASE("ktrail rules check names every error by file:line and touches nothing", "[e2e]") {
+    TempDir dir;
+    auto before = ktrail::audit::kernel_rule_count();
+    std::ofstream(dir / "good.rules") << "-w /etc/passwd -p wa -k identity\n-a always,exit -F arch=b64 -S openat -k x\n";
+    std::ofstream(dir / "bad.rules") << "# comment\n-a always,exit -S nope\n-e 2\n";
+    std::string out = dir / "out", err = dir / "err";
+    auto check = [&](const std::string& files) {
+        return run({"sh", "-c", std::string(KTRAIL_CLI) + " rules check " + files + " >" + out + " 2>" + err});
+    };
+    CHECK(WEXITSTATUS(check(dir / "good.rules")) == 0);
+    CHECK(slurp(out) == dir / "good.rules: 2 rule(s), 0 error(s)\n");
+    CHECK(WEXITSTATUS(check(dir / "good.rules " + dir / "bad.rules")) == 1);
+    CHECK(slurp(err).find(dir / "bad.rules:2: unknown syscall 'nope'") != std::string::npos);
+    CHECK(slurp(err).find(dir / "bad.rules:3: -e 2 locks the audit configuration") != std::string::npos);
+    CHECK(ktrail::audit::kernel_rule_count().value() == before.value());
+}
+
 TEST_CASE("a killed agent leaves no program attached and the audit state as found", "[e2e]") {
     TempDir dir;
     auto before = ktrail_programs();

@@ -28,10 +28,6 @@ namespace {
 
 constexpr int kUnset = AUDIT_FILTER_UNSET;
 
-struct RuleDeleter {
-    void operator()(audit_rule_data* r) const { audit_rule_free_data(r); }
-};
-
 void reset_libaudit_state() {
     _audit_elf = 0;
     _audit_syscalladded = _audit_permadded = _audit_archadded = _audit_exeadded = _audit_filterfsadded = 0;
@@ -119,10 +115,14 @@ std::vector<std::string> tokenize_rule_line(std::string_view line) {
 
 Result<std::vector<uint8_t>> encode_rule(const std::vector<std::string>& args) {
     reset_libaudit_state();
-    audit_rule_data* raw = audit_rule_create_data();
-    if (!raw) return fail("out of memory");
-    std::unique_ptr<audit_rule_data, RuleDeleter> holder(raw);
-    audit_rule_data* rule = raw;
+    audit_rule_data* rule = audit_rule_create_data();
+    if (!rule) return fail("out of memory");
+    // libaudit may reallocate the rule (it takes audit_rule_data**): free
+    // whatever `rule` points to when we leave, on every path.
+    struct FreeRule {
+        audit_rule_data*& r;
+        ~FreeRule() { audit_rule_free_data(r); }
+    } free_rule{rule};
     int add = kUnset, del = kUnset, action = -1;
     bool exclude = false, rule_op = false;
     std::string key;
@@ -179,9 +179,11 @@ Result<std::vector<uint8_t>> encode_rule(const std::vector<std::string>& args) {
                 if (auto ok = add_key(v->substr(4)); !ok) return std::unexpected(ok.error());
                 continue;
             }
-            int rc = opt == "-F" ? audit_rule_fieldpair_data(&rule, v->c_str(), flags)
-                                 : audit_rule_interfield_comp_data(&rule, v->c_str(), flags);
-            if (rc != 0) return fail(fmt::format("invalid {} '{}' (libaudit error {})", opt, *v, rc));
+            // libaudit writes into the string it is given: hand it a copy.
+            std::string pair = *v;
+            int rc = opt == "-F" ? audit_rule_fieldpair_data(&rule, pair.data(), flags)
+                                 : audit_rule_interfield_comp_data(&rule, pair.data(), flags);
+            if (rc != 0) return fail(fmt::format("invalid {} '{}': libaudit refuses it (error {})", opt, *v, rc));
             if (rule->fields[rule->field_count - 1] == AUDIT_PERM) _audit_permadded = 1;
             if (rule->fields[rule->field_count - 1] == AUDIT_EXE) _audit_exeadded = 1;
         } else if (opt == "-w" || opt == "-W") {
@@ -225,14 +227,12 @@ Result<std::vector<uint8_t>> encode_rule(const std::vector<std::string>& args) {
     if (!key.empty()) {
         int flags = (add != kUnset ? add : del) & AUDIT_FILTER_MASK;
         std::string pair = "key=" + key;
-        int rc = audit_rule_fieldpair_data(&rule, pair.c_str(), flags);
+        int rc = audit_rule_fieldpair_data(&rule, pair.data(), flags);
         if (rc != 0) return fail(fmt::format("invalid key '{}' (libaudit error {})", key, rc));
     }
     // What auditctl sends: audit_add_rule_data sets these two at send time.
     rule->flags = static_cast<uint32_t>(add != kUnset ? add : del);
     rule->action = static_cast<uint32_t>(action);
-    holder.release();
-    holder.reset(rule);
     const auto* bytes = reinterpret_cast<const uint8_t*>(rule);
     std::vector<uint8_t> out(bytes, bytes + sizeof(audit_rule_data) + rule->buflen);
     if (del != kUnset) out.push_back(1);  // marker, stripped by the parser: a delete
