@@ -73,7 +73,7 @@ private:
     void handle_datagram(const char* data, size_t n, int64_t now);
     // Receive buffers for recvmmsg: one record per datagram, many per call.
     static constexpr size_t kBatch = 64;
-    static constexpr size_t kDatagram = 8970 + 64;  // MAX_AUDIT_MESSAGE_LENGTH + header
+    static constexpr size_t kDatagram = 9040;  // MAX_AUDIT_MESSAGE_LENGTH + header, 8-aligned slots
     std::vector<char> rx_;
     uint64_t malformed_ = 0;
     uint64_t overruns_ = 0;  // ENOBUFS: the socket overflowed (gaps count the loss)
