@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <random>
@@ -24,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "../support/corpus.h"
 #include "ktrail/v1/event.pb.h"
 #include "source/audit/audit_rules.h"
 #include "source/audit/audit_source.h"
@@ -542,4 +544,70 @@ TEST_CASE("with Debian's auditd running, ktrail listens along and still sees log
     REQUIRE(ev);
     CHECK(ev->action() == "authenticated");
     CHECK(read_audit_status()->pid == static_cast<uint32_t>(auditd));
+}
+
+namespace {
+// auditctl with these arguments (no shell); true when it accepted them.
+bool auditctl_accepts(const std::vector<std::string>& args) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, STDOUT_FILENO);
+        dup2(null, STDERR_FILENO);
+        std::vector<char*> argv{const_cast<char*>("auditctl")};
+        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        execv("/usr/sbin/auditctl", argv.data());
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+}  // namespace
+
+TEST_CASE("every corpus rule line: ktrail accepts what auditctl accepts and refuses what it refuses", "[audit]") {
+    KTRAIL_REQUIRE_CORPUS(corpus);
+    AuditStateGuard guard;
+    REQUIRE(ktrail::audit::kernel_rules().value().empty());
+    struct Clear {
+        ~Clear() { system("auditctl -D >/dev/null 2>&1"); }
+    } clear;
+    size_t lines = 0, accepted = 0;
+    std::vector<std::string> mismatches;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(corpus + "/rules")) {
+        if (entry.path().extension() != ".rules") continue;
+        size_t lineno = 0;
+        std::ifstream in(entry.path());
+        for (std::string line; std::getline(in, line);) {
+            ++lineno;
+            auto args = ktrail::audit::tokenize_rule_line(line);
+            if (args.empty() || args[0].starts_with("#")) continue;
+            static const std::vector<std::string> rule_ops = {"-a", "-A", "-w"};
+            if (std::find(rule_ops.begin(), rule_ops.end(), args[0]) == rule_ops.end()) continue;
+            ++lines;
+            // ktrail: encode, then load into the kernel and take it out again.
+            bool ours = false;
+            ktrail::audit::ParsedRules parsed;
+            ktrail::audit::parse_rules_text(line, entry.path().string(), {}, parsed);
+            if (parsed.errors.empty()) {
+                auto loaded = ktrail::audit::LoadedRules::load(parsed);
+                ours = loaded.has_value();
+            }
+            bool theirs = auditctl_accepts(args);
+            if (theirs) system("auditctl -D >/dev/null 2>&1");
+            accepted += theirs;
+            if (ours != theirs) {
+                mismatches.push_back(entry.path().filename().string() + ":" + std::to_string(lineno) + " ktrail " +
+                                     (ours ? "accepts" : "refuses") + ", auditctl " + (theirs ? "accepts" : "refuses") +
+                                     ": " + line + (parsed.errors.empty() ? "" : "  [" + parsed.errors[0].reason + "]"));
+            }
+        }
+    }
+    std::string report;
+    for (const auto& m : mismatches) report += "\n  " + m;
+    INFO(mismatches.size() << " of " << lines << " lines disagree:" << report);
+    CHECK(lines > 1000);
+    CHECK(accepted > lines / 2);
+    CHECK(mismatches.empty());
 }
