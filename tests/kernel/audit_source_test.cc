@@ -94,6 +94,22 @@ void send_user_auth(const std::string& acct, bool ok) {
 
 int run(const std::string& cmd) { return system(cmd.c_str()); }
 
+// With another daemon registered: ktraild listens along (multicast), still
+// sees an authentication, and does not take the stream over.
+void expect_read_beside(uint32_t daemon, const std::string& acct) {
+    Collector c;
+    auto src = c.start();
+    CHECK(src->mode() == AuditMode::kMulticast);
+    send_user_auth(acct, false);
+    const auto* ev = c.wait_for(*src, [&](const auto& e) { return e.user().name() == acct; });
+    REQUIRE(ev);
+    CHECK(ev->action() == "authenticated");
+    CHECK(ev->outcome() == "failure");
+    auto s = read_audit_status();
+    REQUIRE(s.has_value());
+    CHECK(s->pid == daemon);
+}
+
 // Runs `su - user -c true` as nobody on a pseudo-terminal, answering the
 // password prompt. Returns su's exit status.
 int su_as_nobody(const std::string& user, const std::string& password) {
@@ -204,18 +220,7 @@ TEST_CASE("with another audit daemon registered, ktraild listens along read-only
     } reaper{daemon};
     char ok = 0;
     REQUIRE(read(ready[0], &ok, 1) == 1);
-    Collector c;
-    {
-        auto src = c.start();
-        CHECK(src->mode() == AuditMode::kMulticast);
-        send_user_auth("ktrail-multicast", true);
-        const auto* ev = c.wait_for(*src, [](const auto& e) { return e.user().name() == "ktrail-multicast"; });
-        REQUIRE(ev);
-        CHECK(ev->outcome() == "success");
-        auto s = read_audit_status();
-        REQUIRE(s.has_value());
-        CHECK(s->pid == static_cast<uint32_t>(daemon));  // ktraild did not take over
-    }
+    expect_read_beside(static_cast<uint32_t>(daemon), "ktrail-multicast");
 }
 
 TEST_CASE("su logins through PAM and account changes are seen as they happen", "[audit]") {
@@ -536,14 +541,7 @@ TEST_CASE("with Debian's auditd running, ktrail listens along and still sees log
         if (!registered) std::this_thread::sleep_for(50ms);
     }
     REQUIRE(registered);
-    Collector c;
-    auto src = c.start();
-    CHECK(src->mode() == AuditMode::kMulticast);
-    send_user_auth("ktrail-beside-auditd", false);
-    const auto* ev = c.wait_for(*src, [](const auto& e) { return e.user().name() == "ktrail-beside-auditd"; });
-    REQUIRE(ev);
-    CHECK(ev->action() == "authenticated");
-    CHECK(read_audit_status()->pid == static_cast<uint32_t>(auditd));
+    expect_read_beside(static_cast<uint32_t>(auditd), "ktrail-beside-auditd");
 }
 
 namespace {
