@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 
@@ -138,7 +139,10 @@ void Agent::on_record(std::span<const uint8_t> rec) {
 
 void Agent::emit(v1::Event& ev) {
     ev.set_sequence(++sequence_);
-    ev.set_id(host_.agent_id + ":" + std::to_string(sequence_));
+    char seq[24];
+    auto [end, ec] = std::to_chars(seq, seq + sizeof(seq), sequence_);
+    std::string* id = ev.mutable_id();
+    id->assign(host_.agent_id).append(1, ':').append(seq, end);
     auto* h = ev.mutable_host();
     h->set_id(host_.machine_id);
     h->set_name(host_.hostname);
@@ -259,10 +263,10 @@ Result<void> Agent::run(const std::atomic<bool>& stop) {
     auto flushed = flush();
     auto k = source_->counters();
     spdlog::info("ktraild stopped: produced {}, delivered {}, dropped {}, filtered in kernel {}, filtered in agent {}, "
-                 "malformed {}, audit events {}, audit malformed {}, emitted {}",
+                 "malformed {}, audit events {}, audit malformed {}, audit socket overruns {}, emitted {}",
                  k.total(KT_CNT_PRODUCED), stats_.delivered, k.total(KT_CNT_DROPPED), k.total(KT_CNT_FILTERED),
                  stats_.filtered, stats_.decode_errors, stats_.audit_events, audit_ ? audit_->malformed() : 0,
-                 stats_.emitted);
+                 audit_ ? audit_->overruns() : 0, stats_.emitted);
     if (!status) return status;
     return flushed;
 }

@@ -12,7 +12,6 @@ int64_t read_ns(clockid_t id) {
 }  // namespace
 
 int64_t BootClock::now_unix_ns() { return read_ns(CLOCK_REALTIME); }
-uint64_t BootClock::now_boot_ns() { return static_cast<uint64_t>(read_ns(CLOCK_BOOTTIME)); }
 
 void BootClock::refresh() {
     // Bracket the realtime read so the offset is not skewed by preemption.

@@ -12,7 +12,6 @@ public:
     void refresh();
     int64_t to_unix_ns(uint64_t boot_ns) const { return static_cast<int64_t>(boot_ns) + offset_ns_; }
     static int64_t now_unix_ns();
-    static uint64_t now_boot_ns();
 
 private:
     int64_t offset_ns_ = 0;

@@ -45,7 +45,7 @@ enum kt_op {
     KT_OP_TRUNCATE = 11,  /* arg0 length */
     KT_OP_SETXATTR = 12,  /* path2 = attribute name, arg0 flags */
     KT_OP_REMOVEXATTR = 13, /* path2 = attribute name */
-    KT_OP_MOUNT = 14,     /* path = source, path2 = target, arg0 flags; fstype in str[KT_STR_AUX] */
+    KT_OP_MOUNT = 14,     /* path = source, path2 = target, arg0 flags; fstype in aux */
     KT_OP_UMOUNT = 15,    /* path = target, arg0 flags */
     /* identity and permission family: the new credentials are in kt_task */
     KT_OP_SETUID = 16,    /* arg0..2 = requested ids (setuid/setreuid/setresuid/setfsuid) */
@@ -53,7 +53,7 @@ enum kt_op {
     KT_OP_SETGROUPS = 18, /* arg0 = count */
     KT_OP_CAPSET = 19,    /* arg0 effective, arg1 permitted, arg2 inheritable (after the call) */
     /* kernel module family */
-    KT_OP_MODULE_LOAD = 20,   /* finit_module: path = module file; init_module: none; str aux = params */
+    KT_OP_MODULE_LOAD = 20,   /* finit_module: path = module file; init_module: none; aux = params */
     KT_OP_MODULE_UNLOAD = 21, /* path = module name (plain string), arg0 flags */
     /* process family: a refused exec (successful ones are KT_KIND_EXEC) */
     KT_OP_EXEC = 22,
@@ -66,7 +66,6 @@ enum kt_path_mode {
     KT_PATH_AT = 1,   /* name in arg name_arg, relative to dirfd in dirfd_arg (-1: cwd) */
     KT_PATH_FD = 2,   /* an open fd in name_arg, resolved from its struct file */
     KT_PATH_USTR = 3, /* a plain user string that is not a path (module name, symlink target) */
-    KT_PATH_RESULT_FD = 4, /* the syscall's result is an fd (open family) */
 };
 
 /* kt_syscall_desc.moves_paths: always, or when arg[num_arg[0]] has AT_REMOVEDIR. */
@@ -103,11 +102,11 @@ struct kt_syscall_desc {
     __u16 op;
     __u8 family;
     __u8 report;       /* KT_REPORT_* */
-    __u8 path_mode[2]; /* for str[KT_STR_PATH*] */
+    __u8 path_mode[2]; /* for path[0], path[1] of the record */
     __s8 dirfd_arg[2]; /* -1: relative to cwd */
     __s8 name_arg[2];
     __s8 num_arg[4];   /* syscall argument index copied to arg[i], -1 none */
-    __s8 aux_arg;      /* a plain user string copied to str[KT_STR_AUX], -1 none */
+    __s8 aux_arg;      /* a plain user string copied to the record's aux, -1 none */
     __u8 open_how;     /* openat2: flags/mode come from struct open_how at name_arg+1 */
     __u8 moves_paths;  /* KT_MOVES_PATHS*: on success paths of existing files may change */
     __u8 pad[3];
@@ -157,11 +156,6 @@ struct kt_path {
 #define KT_F_CREATED 0x2     /* open created the file (FMODE_CREATED) */
 #define KT_F_HAS_INODE 0x4   /* ino/dev are valid */
 #define KT_F_PATH_LOST 0x8   /* a path could not be read */
-
-enum kt_str_slot {
-    KT_STR_PATH = 0,
-    KT_STR_PATH2 = 1,
-};
 
 struct kt_syscall_record {
     struct kt_hdr hdr;
