@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "../support/corpus.h"
+#include "capture.h"
 #include "ktrail/v1/event.pb.h"
 #include "source/audit/audit_rules.h"
 #include "source/audit/audit_source.h"
@@ -34,6 +35,7 @@
 using ktrail::audit::AuditMode;
 using ktrail::audit::AuditSource;
 using ktrail::audit::read_audit_status;
+using ktrail::test::TempDir;
 using namespace std::chrono_literals;
 
 namespace {
@@ -93,6 +95,28 @@ void send_user_auth(const std::string& acct, bool ok) {
 }
 
 int run(const std::string& cmd) { return system(cmd.c_str()); }
+
+// A user with a password for the duration of a test.
+struct TempUser {
+    TempUser() {
+        std::mt19937 rng(std::random_device{}());
+        name = "ktrailt" + std::to_string(rng() % 100000);
+        password = "Pw-" + std::to_string(rng());
+        REQUIRE(run("useradd -M -s /bin/sh " + name) == 0);
+        REQUIRE(run("echo '" + name + ":" + password + "' | chpasswd") == 0);
+        uid = static_cast<uint32_t>(std::stoul(capture("id -u " + name)));
+    }
+    ~TempUser() { system(("userdel " + name + " 2>/dev/null").c_str()); }
+    static std::string capture(const std::string& cmd) {
+        FILE* p = popen(cmd.c_str(), "r");
+        char buf[128] = {};
+        if (p && !fgets(buf, sizeof(buf), p)) buf[0] = 0;
+        if (p) pclose(p);
+        return buf;
+    }
+    std::string name, password;
+    uint32_t uid = 0;
+};
 
 // With another daemon registered: ktraild listens along (multicast), still
 // sees an authentication, and does not take the stream over.
@@ -225,17 +249,10 @@ TEST_CASE("with another audit daemon registered, ktraild listens along read-only
 
 TEST_CASE("su logins through PAM and account changes are seen as they happen", "[audit]") {
     AuditStateGuard guard;
-    std::mt19937 rng(std::random_device{}());
-    std::string user = "ktrailt" + std::to_string(rng() % 100000);
-    std::string password = "Pw-" + std::to_string(rng());
     Collector c;
-    auto src = c.start();
-    REQUIRE(run("useradd -M -s /bin/sh " + user) == 0);
-    struct UserGuard {
-        std::string name;
-        ~UserGuard() { system(("userdel " + name + " 2>/dev/null").c_str()); }
-    } user_guard{user};
-    REQUIRE(run("echo '" + user + ":" + password + "' | chpasswd") == 0);
+    auto src = c.start();  // before the user exists: its creation is an event too
+    TempUser temp_user;
+    const std::string user = temp_user.name, password = temp_user.password;
 
     std::string group = user + "g";
     REQUIRE(run("usermod -c 'ktrail test' " + user) == 0);
@@ -297,28 +314,6 @@ TEST_CASE("su logins through PAM and account changes are seen as they happen", "
 }
 
 namespace {
-
-// A user with a password for the duration of a test.
-struct TempUser {
-    TempUser() {
-        std::mt19937 rng(std::random_device{}());
-        name = "ktrailt" + std::to_string(rng() % 100000);
-        password = "Pw-" + std::to_string(rng());
-        REQUIRE(run("useradd -M -s /bin/sh " + name) == 0);
-        REQUIRE(run("echo '" + name + ":" + password + "' | chpasswd") == 0);
-        uid = static_cast<uint32_t>(std::stoul(capture("id -u " + name)));
-    }
-    ~TempUser() { system(("userdel " + name + " 2>/dev/null").c_str()); }
-    static std::string capture(const std::string& cmd) {
-        FILE* p = popen(cmd.c_str(), "r");
-        char buf[128] = {};
-        if (p && !fgets(buf, sizeof(buf), p)) buf[0] = 0;
-        if (p) pclose(p);
-        return buf;
-    }
-    std::string name, password;
-    uint32_t uid = 0;
-};
 
 int free_port() {
     int s = socket(AF_INET, SOCK_STREAM, 0);
@@ -396,13 +391,8 @@ TEST_CASE("sudo's command is ran-command with the command line", "[audit]") {
 TEST_CASE("ssh logins to a real sshd: a failure and a success from 127.0.0.1", "[audit]") {
     AuditStateGuard guard;
     TempUser user;
-    char tmpl[] = "/tmp/ktrail-sshd-XXXXXX";
-    REQUIRE(mkdtemp(tmpl));
-    std::string dir = tmpl;
-    struct Cleanup {
-        std::string dir;
-        ~Cleanup() { system(("rm -rf " + dir).c_str()); }
-    } cleanup{dir};
+    TempDir tmp;
+    const std::string dir = tmp.path;
     Collector c;
     auto src = c.start();
     Sshd sshd(dir);
@@ -438,13 +428,8 @@ TEST_CASE("ssh logins to a real sshd: a failure and a success from 127.0.0.1", "
 
 TEST_CASE("an admin's watch rule: its hits carry the key; the rule leaves with ktrail", "[audit]") {
     AuditStateGuard guard;
-    char tmpl[] = "/tmp/ktrail-watch-XXXXXX";
-    REQUIRE(mkdtemp(tmpl));
-    std::string dir = tmpl;
-    struct Cleanup {
-        std::string dir;
-        ~Cleanup() { system(("rm -rf " + dir).c_str()); }
-    } cleanup{dir};
+    TempDir tmp;
+    const std::string dir = tmp.path;
     auto before = ktrail::audit::kernel_rule_count();
     REQUIRE(before.has_value());
 
@@ -478,16 +463,11 @@ TEST_CASE("the kernel lists ktrail's rules exactly as it lists auditctl -R's", "
     REQUIRE(empty.has_value());
     INFO("the kernel already holds audit rules: this test needs none (it clears with auditctl -D)");
     REQUIRE(empty->empty());
-    char tmpl[] = "/tmp/ktrail-rules-XXXXXX";
-    REQUIRE(mkdtemp(tmpl));
-    std::string dir = tmpl;
-    struct Cleanup {
-        std::string dir;
-        ~Cleanup() {
-            system("auditctl -D >/dev/null 2>&1");
-            system(("rm -rf " + dir).c_str());
-        }
-    } cleanup{dir};
+    TempDir tmp;
+    const std::string dir = tmp.path;
+    struct Clear {
+        ~Clear() { system("auditctl -D >/dev/null 2>&1"); }
+    } clear;
     std::string file = dir + "/ktrail.rules";
     std::ofstream(file) << "-w /etc/passwd -p wa -k identity\n"
                         << "-w /etc/sudoers.d/ -p wa -k privileged -k actions\n"
