@@ -306,8 +306,13 @@ void map_user_space(const AuditRecord& r, const TypeInfo* info, v1::Event& ev) {
         uint32_t auid = 0;
         if (number(r.get("auid"), auid) && auid != 0xffffffffu) ev.mutable_user()->mutable_audit()->set_id(auid);
     }
-    if (r.type_name == "AVC" && r.get("apparmor")) ev.set_action("violated-apparmor-policy");
-    if (r.type_name == "AVC" && r.get("seresult") && *r.get("seresult") == "granted") ev.set_action("access-permission");
+}
+
+// An AVC is AppArmor's or SELinux's, and a denial or a grant.
+void refine_avc(const AuditRecord& r, v1::Event& ev) {
+    if (r.type_name != "AVC") return;
+    if (r.get("apparmor")) ev.set_action("violated-apparmor-policy");
+    if (r.get("seresult") && *r.get("seresult") == "granted") ev.set_action("access-permission");
 }
 
 }  // namespace
@@ -353,6 +358,8 @@ void map_event(const AuditEvent& in, v1::Event& ev) {
         ev.add_type(meaning_info->event_type);
         if (meaning->get("res")) set_outcome(*meaning, ev);
     }
+
+    refine_avc(meaning ? *meaning : primary, ev);
 
     auto* a = ev.mutable_auditd();
     a->set_message_type(lower(meaning ? meaning->type_name : primary.type_name));
