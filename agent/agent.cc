@@ -29,7 +29,8 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options) {
         a->sinks_.push_back(std::move(*sink));
     }
     a->decoder_ = std::make_unique<bpf::Decoder>(
-        bpf::DecodeContext{a->host_.boot_id, bpf::own_mount_namespace(), &a->clock_});
+        bpf::DecodeContext{bpf::own_mount_namespace(), &a->clock_});
+    a->enricher_ = std::make_unique<Enricher>(a->host_.boot_id, &a->clock_);
     auto filter = bpf::build_path_filter(options.bpf.watch, options.bpf.exclude);
     if (!filter) return std::unexpected(filter.error());
     a->path_filter_ = std::make_unique<bpf::AgentPathFilter>(std::move(*filter), options.bpf.watched_only);
@@ -48,6 +49,8 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options) {
     auto source = bpf::BpfSource::start(options.bpf, [self](std::span<const uint8_t> r) { self->on_record(r); });
     if (!source) return std::unexpected(source.error());
     a->source_ = std::move(*source);
+    // Attached first, seeded second: a process is in /proc or in the ring.
+    a->enricher_->seed();
 
     a->epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
     if (a->epoll_fd_ < 0) return fail(fmt::format("epoll_create1: {}", strerror(errno)));
@@ -90,10 +93,22 @@ Agent::~Agent() {
     if (epoll_fd_ >= 0) close(epoll_fd_);
 }
 
-void Agent::on_audit_event(audit::AuditEvent&& e) {
+void Agent::on_audit_event(audit::AuditEvent&& e) { pending_audit_.push_back(std::move(e)); }
+
+void Agent::handle_audit_until(int64_t unix_ns) {
+    while (!pending_audit_.empty()) {
+        auto& e = pending_audit_.front();
+        if (!e.records.empty() && e.records.front().time_ns > unix_ns) break;
+        handle_audit(e);
+        pending_audit_.pop_front();
+    }
+}
+
+void Agent::handle_audit(audit::AuditEvent& e) {
     ++stats_.audit_events;
     v1::Event& ev = next_event();
     audit::map_event(e, ev);
+    enricher_->enrich_audit(ev);
     emit(ev);
 }
 
@@ -101,12 +116,15 @@ Result<void> Agent::wait_and_read(int timeout_ms) {
     epoll_event events[4];
     int n = epoll_wait(epoll_fd_, events, 4, timeout_ms);
     if (n < 0 && errno != EINTR) return fail(fmt::format("epoll_wait: {}", strerror(errno)));
-    // Producers skip most wake-ups: drain the ring whatever epoll said.
-    if (auto r = source_->poll(0); !r) return std::unexpected(r.error());
+    // Audit first: every BPF record older than an audit event read now is
+    // already in the ring, and is handled before it (handle_audit_until).
     if (audit_) {
         if (auto r = audit_->read_available(); !r) return std::unexpected(r.error());
         audit_->expire();
     }
+    // Producers skip most wake-ups: drain the ring whatever epoll said.
+    if (auto r = source_->poll(0); !r) return std::unexpected(r.error());
+    handle_audit_until(INT64_MAX);
     return {};
 }
 
@@ -122,6 +140,11 @@ v1::Event& Agent::next_event() {
 
 void Agent::on_record(std::span<const uint8_t> rec) {
     ++stats_.delivered;
+    if (!pending_audit_.empty() && rec.size() >= sizeof(kt_hdr)) {
+        kt_hdr hdr;
+        memcpy(&hdr, rec.data(), sizeof(hdr));
+        handle_audit_until(clock_.to_unix_ns(hdr.ktime_ns));
+    }
     v1::Event& ev = next_event();
     auto decoded = decoder_->decode(rec, ev);
     if (!decoded) {
@@ -134,6 +157,7 @@ void Agent::on_record(std::span<const uint8_t> rec) {
         ++stats_.filtered;
         return;
     }
+    enricher_->enrich_bpf(ev, decoded->task, decoded->lifecycle);
     emit(ev);
 }
 
@@ -233,6 +257,7 @@ Result<void> Agent::run(const std::atomic<bool>& stop) {
         auto now = Clock::now();
         if (now - last_check >= std::chrono::seconds(1)) {
             check_losses();
+            enricher_->tick(std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count());
             last_check = now;
         }
         if (now - last_clock >= std::chrono::seconds(10)) {
@@ -250,14 +275,15 @@ Result<void> Agent::run(const std::atomic<bool>& stop) {
             }
         }
     }
-    // Stop producing, then take what is still in the ring.
+    // Stop producing, then take what is still waiting, audit first (as above).
     source_->detach();
-    (void)source_->poll(0);
     if (audit_) {
         audit_rules_.unload();
         (void)audit_->read_available();
         audit_->stop();  // flushes what is pending, hands the kernel back
     }
+    (void)source_->poll(0);
+    handle_audit_until(INT64_MAX);
     check_losses();
     emit_agent_event("agent-stopped", "end");
     auto flushed = flush();
@@ -267,6 +293,11 @@ Result<void> Agent::run(const std::atomic<bool>& stop) {
                  k.total(KT_CNT_PRODUCED), stats_.delivered, k.total(KT_CNT_DROPPED), k.total(KT_CNT_FILTERED),
                  stats_.filtered, stats_.decode_errors, stats_.audit_events, audit_ ? audit_->malformed() : 0,
                  audit_ ? audit_->overruns() : 0, stats_.emitted);
+    auto e = enricher_->stats();
+    spdlog::info("process table: {} live, {} exited kept, peak {} entries, {} evicted, {} read from /proc; "
+                 "{} sessions known; user names reloaded {} times",
+                 e.processes.live, e.processes.exited, e.processes.peak, e.processes.evicted, e.processes.proc_reads,
+                 e.sessions, e.name_invalidations);
     if (!status) return status;
     return flushed;
 }

@@ -1,6 +1,7 @@
-// The agent's pipeline for this stage of ktrail: BPF source -> decode ->
-// stamp (host, agent, sequence) -> JSON -> sinks. Losses anywhere become
-// `events-lost` events with the exact count.
+// The agent's pipeline for this stage of ktrail: BPF and audit sources ->
+// decode/map -> enrich (process, users, session, container) -> stamp (host,
+// agent, sequence) -> JSON -> sinks. Losses anywhere become `events-lost`
+// events with the exact count.
 #pragma once
 
 #include <atomic>
@@ -9,8 +10,12 @@
 #include <string>
 #include <vector>
 
-#include "enrich/host.h"
 #include <google/protobuf/arena.h>
+
+#include <deque>
+
+#include "enrich/enricher.h"
+#include "enrich/host.h"
 
 #include "ktrail/v1/event.pb.h"
 #include "output/sink.h"
@@ -50,6 +55,7 @@ public:
     // Runs until `stop` becomes true; then detaches and drains.
     Result<void> run(const std::atomic<bool>& stop);
     const AgentStats& stats() const { return stats_; }
+    EnricherStats enrich_stats() const { return enricher_->stats(); }
 
     ~Agent();
 
@@ -57,6 +63,12 @@ private:
     Agent() = default;
     void on_record(std::span<const uint8_t> rec);
     void on_audit_event(audit::AuditEvent&& e);
+    // Audit events wait here until the BPF records older than them are
+    // handled, so both sources reach the enricher in time order: a login is
+    // known before the file events of its session, a fork before the audit
+    // records of the child.
+    void handle_audit_until(int64_t unix_ns);
+    void handle_audit(audit::AuditEvent& e);
     Result<void> wait_and_read(int timeout_ms);
     void emit(v1::Event& ev);
     void emit_agent_event(const char* action, const char* type);
@@ -67,6 +79,8 @@ private:
     HostIdentity host_;
     BootClock clock_;
     std::unique_ptr<bpf::Decoder> decoder_;
+    std::unique_ptr<Enricher> enricher_;
+    std::deque<audit::AuditEvent> pending_audit_;
     std::unique_ptr<bpf::AgentPathFilter> path_filter_;
     std::unique_ptr<bpf::BpfSource> source_;
     std::unique_ptr<audit::AuditSource> audit_;

@@ -15,16 +15,23 @@ uint64_t fnv1a(uint64_t h, const void* data, size_t n) {
 }
 }  // namespace
 
-std::string entity_id(std::string_view boot_id, uint32_t pid, uint64_t start_boot_ns) {
-    static const uint64_t ns_per_tick = 1'000'000'000ULL / static_cast<uint64_t>(sysconf(_SC_CLK_TCK));
-    uint64_t ticks = start_boot_ns / ns_per_tick;
-    uint64_t h = 0xcbf29ce484222325ULL;
-    h = fnv1a(h, boot_id.data(), boot_id.size());
-    h = fnv1a(h, &pid, sizeof(pid));
-    h = fnv1a(h, &ticks, sizeof(ticks));
+EntityIds::EntityIds(std::string_view boot_id) : seed_(fnv1a(0xcbf29ce484222325ULL, boot_id.data(), boot_id.size())) {}
+
+uint64_t EntityIds::ns_per_tick() {
+    static const uint64_t n = 1'000'000'000ULL / static_cast<uint64_t>(sysconf(_SC_CLK_TCK));
+    return n;
+}
+
+uint64_t EntityIds::key(uint32_t pid, uint64_t start_boot_ns) const {
+    uint64_t t = ticks(start_boot_ns);
+    uint64_t h = fnv1a(seed_, &pid, sizeof(pid));
+    return fnv1a(h, &t, sizeof(t));
+}
+
+std::string EntityIds::format(uint64_t key) {
     static const char hex[] = "0123456789abcdef";
     std::string out(16, '0');
-    for (int i = 15; i >= 0; --i, h >>= 4) out[i] = hex[h & 0xf];
+    for (int i = 15; i >= 0; --i, key >>= 4) out[i] = hex[key & 0xf];
     return out;
 }
 

@@ -11,6 +11,9 @@ public:
     BootClock() { refresh(); }
     void refresh();
     int64_t to_unix_ns(uint64_t boot_ns) const { return static_cast<int64_t>(boot_ns) + offset_ns_; }
+    uint64_t to_boot_ns(int64_t unix_ns) const {
+        return unix_ns > offset_ns_ ? static_cast<uint64_t>(unix_ns - offset_ns_) : 0;
+    }
     static int64_t now_unix_ns();
 
 private:

@@ -26,15 +26,22 @@ TempDir::~TempDir() {
 }
 
 Capture::Capture(bpf::BpfOptions options) {
-    decoder_ = std::make_unique<bpf::Decoder>(bpf::DecodeContext{read_boot_id(), bpf::own_mount_namespace(), &clock_});
+    decoder_ = std::make_unique<bpf::Decoder>(bpf::DecodeContext{bpf::own_mount_namespace(), &clock_});
+    enricher_ = std::make_unique<Enricher>(read_boot_id(), &clock_);
     auto src = bpf::BpfSource::start(options, [this](std::span<const uint8_t> rec) {
         ++delivered_;
         v1::Event ev;
-        if (decoder_->decode(rec, ev)) events_.push_back(std::move(ev));
-        else ++malformed_;
+        auto d = decoder_->decode(rec, ev);
+        if (!d) {
+            ++malformed_;
+            return;
+        }
+        enricher_->enrich_bpf(ev, d->task, d->lifecycle);
+        events_.push_back(std::move(ev));
     });
     if (!src) FAIL("BpfSource::start: " << src.error().message);
     source_ = std::move(*src);
+    enricher_->seed();
 }
 
 pid_t Capture::spawn(const std::function<int()>& fn) {

@@ -1,5 +1,6 @@
 // Kernel-tier harness: loads the real BPF programs, runs the syscalls under
-// test in a child process, and returns the events of that child only.
+// test in a child process, and returns the events of that child only,
+// decoded and enriched as the agent does.
 #pragma once
 
 #include <sys/types.h>
@@ -10,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "enrich/enricher.h"
 #include "ktrail/v1/event.pb.h"
 #include "source/bpf/bpf_source.h"
 #include "source/bpf/decoder.h"
@@ -44,6 +46,7 @@ public:
 private:
     BootClock clock_;
     std::unique_ptr<bpf::Decoder> decoder_;
+    std::unique_ptr<Enricher> enricher_;
     std::unique_ptr<bpf::BpfSource> source_;
     std::vector<v1::Event> events_;
     std::vector<std::pair<pid_t, int>> statuses_;

@@ -6,7 +6,6 @@
 #include <cerrno>
 #include <cstring>
 
-#include "enrich/entity_id.h"
 #include "ktrail/wire.h"
 #include "source/bpf/path_resolver.h"
 #include "source/bpf/syscall_table.h"
@@ -92,16 +91,14 @@ void add_open_flags(uint64_t flags, v1::Ktrail* k) {
         if ((flags & bit) == bit) k->add_flags(name);
 }
 
-void fill_task(const DecodeContext& ctx, const kt_task& t, v1::Event& ev) {
+// The acting task's ids; the enricher adds what the process table knows.
+TaskRef fill_task(const DecodeContext& ctx, const kt_task& t, v1::Event& ev) {
     auto* p = ev.mutable_process();
     p->set_pid(t.pid);
     p->set_thread_id(t.tid);
     p->set_name(std::string(t.comm, strnlen(t.comm, sizeof(t.comm))));
-    p->set_entity_id(entity_id(ctx.boot_id, t.pid, t.start_ns));
     if (ctx.clock) p->set_start_ns(ctx.clock->to_unix_ns(t.start_ns));
-    auto* parent = p->mutable_parent();
-    parent->set_pid(t.ppid);
-    if (t.ppid) parent->set_entity_id(entity_id(ctx.boot_id, t.ppid, t.parent_start_ns));
+    if (t.ppid) p->mutable_parent()->set_pid(t.ppid);
 
     auto* u = ev.mutable_user();
     u->set_id(t.uid);
@@ -109,6 +106,7 @@ void fill_task(const DecodeContext& ctx, const kt_task& t, v1::Event& ev) {
     u->mutable_group()->set_id(t.gid);
     if (t.auid != kUnset) u->mutable_audit()->set_id(t.auid);
     if (t.sessionid != kUnset) ev.mutable_session()->set_id(t.sessionid);
+    return {t.pid, t.ppid, t.start_ns, t.parent_start_ns, t.cgroup_id};
 }
 
 void set_outcome(int64_t result, v1::Event& ev) {
@@ -138,7 +136,8 @@ std::expected<Decoded, DecodeError> decode_syscall(const DecodeContext& ctx, con
     auto aux = rec.str(r.aux, sizeof(r));
     if (!aux) return Err(DecodeError::kBadString);
 
-    fill_task(ctx, r.task, ev);
+    Decoded out;
+    out.task = fill_task(ctx, r.task, ev);
     ev.set_module("bpf");
     ev.set_kind("event");
     set_outcome(r.result, ev);
@@ -242,7 +241,6 @@ std::expected<Decoded, DecodeError> decode_syscall(const DecodeContext& ctx, con
         ev.clear_file();
     if (r.flags & KT_F_TRUNCATED) k->add_flags("TRUNCATED");
     if (r.flags & KT_F_PATH_LOST) k->add_flags("PATH_LOST");
-    Decoded out;
     bool file_family = info->desc.family == KT_FAM_OPEN || info->desc.family == KT_FAM_FILE;
     bool named = info->desc.path_mode[0] == KT_PATH_AT || info->desc.path_mode[1] == KT_PATH_AT;
     bool opened = r.op == KT_OP_OPEN && r.result >= 0;  // decided in the kernel from the file
@@ -270,7 +268,7 @@ std::expected<Decoded, DecodeError> decode_exec(const DecodeContext& ctx, const 
     auto filename = rec.str(r.filename, sizeof(r));
     if (!exe || !argv || !cwd || !filename) return Err(DecodeError::kBadString);
 
-    fill_task(ctx, r.task, ev);
+    Decoded out{.task = fill_task(ctx, r.task, ev), .lifecycle = Lifecycle::kExec};
     ev.set_module("bpf");
     ev.set_kind("event");
     ev.set_outcome("success");
@@ -287,7 +285,7 @@ std::expected<Decoded, DecodeError> decode_exec(const DecodeContext& ctx, const 
     f->set_inode(r.ino);
     f->set_device(makedev(r.dev >> 20, r.dev & 0xfffff));
     ev.mutable_ktrail()->set_syscall("execve");
-    return {};
+    return out;
 }
 
 std::expected<Decoded, DecodeError> decode_fork(const DecodeContext& ctx, const Record& rec, v1::Event& ev) {
@@ -301,20 +299,20 @@ std::expected<Decoded, DecodeError> decode_fork(const DecodeContext& ctx, const 
     child.pid = r.child_pid;
     child.tid = r.child_tid;
     child.start_ns = r.child_start_ns;
-    fill_task(ctx, child, ev);
+    Decoded out{.task = fill_task(ctx, child, ev), .lifecycle = Lifecycle::kFork};
     ev.set_module("bpf");
     ev.set_kind("event");
     ev.set_outcome("success");
     ev.set_action("forked");
     ev.add_category("process");
     ev.add_type("start");
-    return {};
+    return out;
 }
 
 std::expected<Decoded, DecodeError> decode_exit(const DecodeContext& ctx, const Record& rec, v1::Event& ev) {
     if (rec.size() < sizeof(kt_exit_record)) return Err(DecodeError::kShort);
     auto r = rec.fixed<kt_exit_record>();
-    fill_task(ctx, r.task, ev);
+    Decoded out{.task = fill_task(ctx, r.task, ev), .lifecycle = Lifecycle::kExit};
     ev.set_module("bpf");
     ev.set_kind("event");
     ev.set_action("exited");
@@ -329,7 +327,7 @@ std::expected<Decoded, DecodeError> decode_exit(const DecodeContext& ctx, const 
         const char* name = sigabbrev_np(sig);
         ev.set_reason(name ? std::string("SIG") + name : "signal " + std::to_string(sig));
     }
-    return {};
+    return out;
 }
 
 }  // namespace

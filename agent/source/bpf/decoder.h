@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "enrich/task_ref.h"
 #include "ktrail/v1/event.pb.h"
 #include "util/boot_clock.h"
 
@@ -28,10 +29,11 @@ struct Decoded {
     // A file event whose paths were given as names: the kernel could not
     // filter it by path, the agent must (AgentPathFilter).
     bool needs_path_filter = false;
+    TaskRef task;  // the acting process (the child, for a fork)
+    Lifecycle lifecycle = Lifecycle::kNone;
 };
 
 struct DecodeContext {
-    std::string boot_id;
     uint32_t agent_mnt_ns = 0;  // paths of processes in it are resolved on disk
     const BootClock* clock = nullptr;
 };
