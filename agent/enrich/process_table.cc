@@ -51,12 +51,16 @@ ProcessInfo& ProcessTable::insert(uint32_t pid, uint64_t start_ns, uint32_t ppid
     p.image = empty_image_;
     p.parent_key = ppid ? ids_.key(ppid, parent_start_ns) : 0;
     link_parent(p);
-    // A reused pid: the process that had it is gone, its exit unseen.
+    // A reused pid: the process that had it is gone, its exit unseen. Unless
+    // this one is the older (a late event after its entry was dropped): then
+    // the pid stays with the newer process, and reconcile marks this one.
     auto [slot, first] = by_pid_.try_emplace(pid, key);
     if (!first && slot->second != key) {
         auto old = by_key_.find(slot->second);
-        if (old != by_key_.end() && !old->second.exited_at) mark_exited(old->second, last_now_s_);
-        slot->second = key;
+        if (old == by_key_.end() || old->second.start_boot_ns <= start_ns) {
+            if (old != by_key_.end() && !old->second.exited_at) mark_exited(old->second, last_now_s_);
+            slot->second = key;
+        }
     }
     peak_ = std::max(peak_, by_key_.size());
     return p;

@@ -17,6 +17,9 @@ void Sessions::observe(const v1::Event& ev) {
                          action == "logged-out" || action == "acquired-credentials";
     if (!about_session) return;
     uint32_t id = ev.session().id();
+    // Full, and older than every session kept: it was dropped already (and
+    // inserting it would evict the new entry itself, leaving `s` dangling).
+    if (sessions_.size() >= kMaxSessions && id < sessions_.begin()->first) return;
     auto [it, fresh] = sessions_.try_emplace(id);
     SessionInfo& s = it->second;
     if (fresh) {
