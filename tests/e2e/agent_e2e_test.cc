@@ -22,43 +22,16 @@
 #include <thread>
 #include <vector>
 
+#include "ktraild_harness.h"
 #include "source/audit/audit_rules.h"
 #include "source/audit/audit_source.h"
 
 using nlohmann::json;
+using namespace ktrail::e2e;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct TempDir {
-    TempDir() {
-        char tmpl[] = "/tmp/ktrail-e2e-XXXXXX";
-        REQUIRE(mkdtemp(tmpl));
-        path = fs::canonical(tmpl).string();
-    }
-    ~TempDir() { fs::remove_all(path); }
-    std::string operator/(const std::string& leaf) const { return path + "/" + leaf; }
-    std::string path;
-};
-
-std::string slurp(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-std::vector<json> read_events(const std::string& path) {
-    std::vector<json> out;
-    std::istringstream in(slurp(path));
-    std::string line;
-    while (std::getline(in, line)) {
-        INFO("line: " << line);
-        REQUIRE_NOTHROW(out.push_back(json::parse(line)));
-    }
-    return out;
-}
 
 // IDs of loaded BPF programs whose name starts with "kt_".
 std::set<uint32_t> ktrail_programs() {
@@ -102,75 +75,9 @@ bool audit_state_becomes(const std::string& want) {
     return false;
 }
 
-struct Agent {
-    pid_t pid = -1;
-    std::string out, err;
-};
-
-Agent start_agent(const TempDir& dir, std::vector<std::string> extra = {}, bool as_nobody = false) {
-    Agent a;
-    a.out = dir / "events.json";
-    a.err = dir / "agent.log";
-    std::vector<std::string> args = {KTRAILD, "--output", "file:" + a.out, "--state", dir / "state"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    fflush(nullptr);
-    a.pid = fork();
-    REQUIRE(a.pid >= 0);
-    if (a.pid == 0) {
-        int fd = open(a.err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(fd, STDERR_FILENO);
-        if (as_nobody && (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0)) _exit(99);
-        std::vector<char*> argv;
-        for (auto& s : args) argv.push_back(s.data());
-        argv.push_back(nullptr);
-        execv(argv[0], argv.data());
-        _exit(98);
-    }
-    return a;
-}
-
-// Waits until the agent has attached and written its agent-started event.
-void wait_started(const Agent& a) {
-    for (int i = 0; i < 200; ++i) {
-        if (slurp(a.out).find("agent-started") != std::string::npos) return;
-        int status;
-        if (waitpid(a.pid, &status, WNOHANG) == a.pid) FAIL("ktraild exited early: " << slurp(a.err));
-        std::this_thread::sleep_for(50ms);
-    }
-    FAIL("ktraild did not start: " << slurp(a.err));
-}
-
-int stop_agent(const Agent& a, int sig = SIGTERM) {
-    kill(a.pid, sig);
-    int status = 0;
-    REQUIRE(waitpid(a.pid, &status, 0) == a.pid);
-    return status;
-}
-
-int run(const std::vector<std::string>& cmd) {
-    fflush(nullptr);
-    pid_t pid = fork();
-    if (pid == 0) {
-        std::vector<char*> argv;
-        for (auto s : cmd) argv.push_back(strdup(s.c_str()));
-        argv.push_back(nullptr);
-        execvp(argv[0], argv.data());
-        _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return status;
-}
-
-const json* find(const std::vector<json>& events, const std::string& action, const std::string& path) {
-    for (const auto& e : events)
-        if (e["event"]["action"] == action && e.contains("file") && e["file"].value("path", "") == path) return &e;
-    return nullptr;
-}
-
 }  // namespace
 
-TEST_CASE("ktraild writes one JSON event per line for a shell's file work, then stops cleanly", "[e2e]") {
+TEST_CASE("ktraild writes one JSON event per line for a shell's file work, then stops cleanly", "[agent]") {
     TempDir dir;
     auto before = ktrail_programs();
     Agent a = start_agent(dir);
@@ -221,7 +128,7 @@ TEST_CASE("ktraild writes one JSON event per line for a shell's file work, then 
     CHECK(slurp(a.err).find("ktraild stopped") != std::string::npos);
 }
 
-TEST_CASE("--watched-only keeps named changes inside watched paths and moves into them", "[e2e]") {
+TEST_CASE("--watched-only keeps named changes inside watched paths and moves into them", "[agent]") {
     TempDir dir;
     fs::create_directory(dir / "watched");
     fs::create_directory(dir / "plain");
@@ -244,7 +151,7 @@ TEST_CASE("--watched-only keeps named changes inside watched paths and moves int
     CHECK(slurp(a.err).find("filtered in agent") != std::string::npos);
 }
 
-TEST_CASE("an authentication reported through audit reaches the JSON output", "[e2e]") {
+TEST_CASE("an authentication reported through audit reaches the JSON output", "[agent]") {
     TempDir dir;
     std::string audit_before = audit_state();
     Agent a = start_agent(dir);
@@ -273,7 +180,7 @@ TEST_CASE("an authentication reported through audit reaches the JSON output", "[
     CHECK((*auth)["host"]["id"].is_string());
 }
 
-TEST_CASE("admins' audit rules: a bad file changes nothing; a killed agent leaves no rule behind", "[e2e]") {
+TEST_CASE("admins' audit rules: a bad file changes nothing; a killed agent leaves no rule behind", "[agent]") {
     TempDir dir;
     auto before = ktrail::audit::kernel_rule_count();
     REQUIRE(before.has_value());
@@ -307,7 +214,7 @@ TEST_CASE("admins' audit rules: a bad file changes nothing; a killed agent leave
     CHECK(tagged);
 }
 
-TEST_CASE("ktrail rules check names every error by file:line and touches nothing", "[e2e]") {
+TEST_CASE("ktrail rules check names every error by file:line and touches nothing", "[agent]") {
     TempDir dir;
     auto before = ktrail::audit::kernel_rule_count();
     std::ofstream(dir / "good.rules") << "-w /etc/passwd -p wa -k identity\n-a always,exit -F arch=b64 -S openat -k x\n";
@@ -324,7 +231,7 @@ TEST_CASE("ktrail rules check names every error by file:line and touches nothing
     CHECK(ktrail::audit::kernel_rule_count().value() == before.value());
 }
 
-TEST_CASE("a killed agent leaves no program attached and the audit state as found", "[e2e]") {
+TEST_CASE("a killed agent leaves no program attached and the audit state as found", "[agent]") {
     TempDir dir;
     auto before = ktrail_programs();
     std::string audit_before = audit_state();
@@ -337,7 +244,7 @@ TEST_CASE("a killed agent leaves no program attached and the audit state as foun
     CHECK(audit_state_becomes(audit_before));
 }
 
-TEST_CASE("losses in the kernel ring buffer become events-lost with the exact count", "[e2e]") {
+TEST_CASE("losses in the kernel ring buffer become events-lost with the exact count", "[agent]") {
     TempDir dir;
     Agent a = start_agent(dir, {"--ringbuf-size", "16384"});
     wait_started(a);
@@ -366,7 +273,7 @@ TEST_CASE("losses in the kernel ring buffer become events-lost with the exact co
     CHECK(reported == dropped);
 }
 
-TEST_CASE("a user's mistakes get a one-line error naming the fix", "[e2e]") {
+TEST_CASE("a user's mistakes get a one-line error naming the fix", "[agent]") {
     TempDir dir;
     fs::permissions(dir.path, fs::perms::all);
 

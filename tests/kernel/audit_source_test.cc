@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "../support/corpus.h"
+#include "../support/host_fixtures.h"
 #include "capture.h"
 #include "ktrail/v1/event.pb.h"
 #include "source/audit/audit_rules.h"
@@ -35,30 +36,14 @@
 using ktrail::audit::AuditMode;
 using ktrail::audit::AuditSource;
 using ktrail::audit::read_audit_status;
+using ktrail::test::AuditStateGuard;
+using ktrail::test::Sshd;
 using ktrail::test::TempDir;
+using ktrail::test::TempUser;
+using ktrail::test::run_shell;
 using namespace std::chrono_literals;
 
 namespace {
-
-// The audit state a test found, put back whatever happens.
-struct AuditStateGuard {
-    AuditStateGuard() {
-        auto s = read_audit_status();
-        REQUIRE(s.has_value());
-        found = *s;
-        INFO("an audit daemon (pid " << found.pid << ") is registered: stop it to run the audit tests");
-        REQUIRE(found.pid == 0);
-    }
-    ~AuditStateGuard() {
-        int fd = audit_open();
-        auto now = read_audit_status();
-        if (now && now->pid != 0 && now->pid != found.pid) audit_set_pid(fd, 0, WAIT_YES);
-        if (now && now->enabled != found.enabled && now->enabled != 2) audit_set_enabled(fd, found.enabled);
-        if (now && now->backlog_limit != found.backlog_limit) audit_set_backlog_limit(fd, found.backlog_limit);
-        audit_close(fd);
-    }
-    ktrail::audit::AuditStatus found;
-};
 
 struct Collector {
     std::vector<ktrail::v1::Event> events;
@@ -93,30 +78,6 @@ void send_user_auth(const std::string& acct, bool ok) {
     REQUIRE(audit_log_user_message(fd, AUDIT_USER_AUTH, msg.c_str(), nullptr, "127.0.0.1", "pts/9", ok ? 1 : 0) > 0);
     audit_close(fd);
 }
-
-int run(const std::string& cmd) { return system(cmd.c_str()); }
-
-// A user with a password for the duration of a test.
-struct TempUser {
-    TempUser() {
-        std::mt19937 rng(std::random_device{}());
-        name = "ktrailt" + std::to_string(rng() % 100000);
-        password = "Pw-" + std::to_string(rng());
-        REQUIRE(run("useradd -M -s /bin/sh " + name) == 0);
-        REQUIRE(run("echo '" + name + ":" + password + "' | chpasswd") == 0);
-        uid = static_cast<uint32_t>(std::stoul(capture("id -u " + name)));
-    }
-    ~TempUser() { system(("userdel " + name + " 2>/dev/null").c_str()); }
-    static std::string capture(const std::string& cmd) {
-        FILE* p = popen(cmd.c_str(), "r");
-        char buf[128] = {};
-        if (p && !fgets(buf, sizeof(buf), p)) buf[0] = 0;
-        if (p) pclose(p);
-        return buf;
-    }
-    std::string name, password;
-    uint32_t uid = 0;
-};
 
 // With another daemon registered: ktraild listens along (multicast), still
 // sees an authentication, and does not take the stream over.
@@ -255,16 +216,16 @@ TEST_CASE("su logins through PAM and account changes are seen as they happen", "
     const std::string user = temp_user.name, password = temp_user.password;
 
     std::string group = user + "g";
-    REQUIRE(run("usermod -c 'ktrail test' " + user) == 0);
-    REQUIRE(run("groupadd " + group) == 0);
-    REQUIRE(run("groupdel " + group) == 0);
+    REQUIRE(run_shell("usermod -c 'ktrail test' " + user) == 0);
+    REQUIRE(run_shell("groupadd " + group) == 0);
+    REQUIRE(run_shell("groupdel " + group) == 0);
 
     int wrong = su_as_nobody(user, "not-the-password");
     CHECK(WEXITSTATUS(wrong) != 0);
     int right = su_as_nobody(user, password);
     CHECK(WIFEXITED(right));
     CHECK(WEXITSTATUS(right) == 0);
-    REQUIRE(run("userdel " + user) == 0);
+    REQUIRE(run_shell("userdel " + user) == 0);
 
     auto about = [&](const char* action, const char* outcome) {
         return c.wait_for(*src, [&](const auto& e) {
@@ -313,71 +274,11 @@ TEST_CASE("su logins through PAM and account changes are seen as they happen", "
     CHECK(c.lost == 0);
 }
 
-namespace {
-
-int free_port() {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(a);
-    REQUIRE(bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
-    REQUIRE(getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-    close(s);
-    return ntohs(a.sin_port);
-}
-
-bool port_open(int port) {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool ok = connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-    close(s);
-    return ok;
-}
-
-// Debian's sshd on 127.0.0.1:port with password logins through PAM.
-struct Sshd {
-    explicit Sshd(const std::string& dir) : port(free_port()) {
-        mkdir("/run/sshd", 0755);  // privilege separation directory
-        REQUIRE(run("ssh-keygen -q -t ed25519 -N '' -f " + dir + "/host_key") == 0);
-        std::ofstream(dir + "/sshd_config") << "Port " << port << "\nListenAddress 127.0.0.1\nHostKey " << dir
-                                            << "/host_key\nPidFile " << dir << "/sshd.pid\n"
-                                            << "PasswordAuthentication yes\nKbdInteractiveAuthentication no\n"
-                                            << "UsePAM yes\nPermitRootLogin no\nStrictModes no\n";
-        pid = fork();
-        REQUIRE(pid >= 0);
-        if (pid == 0) {
-            prctl(PR_SET_PDEATHSIG, SIGKILL);
-            std::string cfg = dir + "/sshd_config", log = dir + "/sshd.log";
-            execl("/usr/sbin/sshd", "/usr/sbin/sshd", "-D", "-f", cfg.c_str(), "-E", log.c_str(), nullptr);
-            _exit(127);
-        }
-        for (int i = 0; i < 100 && !port_open(port); ++i) std::this_thread::sleep_for(50ms);
-        REQUIRE(port_open(port));
-    }
-    ~Sshd() {
-        kill(pid, SIGTERM);
-        waitpid(pid, nullptr, 0);
-    }
-    int login(const TempUser& u, const std::string& password) const {
-        return run("sshpass -p '" + password + "' ssh -q -tt -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
-                   "-o PubkeyAuthentication=no -o PreferredAuthentications=password -o NumberOfPasswordPrompts=1 "
-                   "-p " + std::to_string(port) + " " + u.name + "@127.0.0.1 true");
-    }
-    int port;
-    pid_t pid = -1;
-};
-
-}  // namespace
-
 TEST_CASE("sudo's command is ran-command with the command line", "[audit]") {
     AuditStateGuard guard;
     Collector c;
     auto src = c.start();
-    REQUIRE(run("sudo -u nobody /bin/true ktrail-sudo-marker") == 0);
+    REQUIRE(run_shell("sudo -u nobody /bin/true ktrail-sudo-marker") == 0);
     const auto* cmd = c.wait_for(*src, [](const auto& e) {
         return e.action() == "ran-command" && e.process().command_line().find("ktrail-sudo-marker") != std::string::npos;
     });
@@ -443,7 +344,7 @@ TEST_CASE("an admin's watch rule: its hits carry the key; the rule leaves with k
         REQUIRE(loaded.has_value());
         CHECK(ktrail::audit::kernel_rule_count().value() == *before + 1);
 
-        REQUIRE(run("sh -c 'echo x > " + dir + "/written'") == 0);
+        REQUIRE(run_shell("sh -c 'echo x > " + dir + "/written'") == 0);
         const auto* hit = c.wait_for(*src, [](const auto& e) {
             return std::find(e.tags().begin(), e.tags().end(), "ktrail-watch-key") != e.tags().end();
         });
@@ -489,7 +390,7 @@ TEST_CASE("the kernel lists ktrail's rules exactly as it lists auditctl -R's", "
         by_ktrail = ktrail::audit::kernel_rules().value();
     }
     CHECK(ktrail::audit::kernel_rules().value().empty());  // exactly its rules went
-    REQUIRE(run("auditctl -R " + file + " >/dev/null") == 0);
+    REQUIRE(run_shell("auditctl -R " + file + " >/dev/null") == 0);
     auto by_auditctl = ktrail::audit::kernel_rules().value();
     CHECK(by_ktrail.size() == 8);
     CHECK(by_ktrail == by_auditctl);

@@ -1,0 +1,109 @@
+#include "ktraild_harness.h"
+
+#include <catch2/catch.hpp>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace ktrail::e2e {
+
+TempDir::TempDir() {
+    char tmpl[] = "/tmp/ktrail-e2e-XXXXXX";
+    REQUIRE(mkdtemp(tmpl));
+    path = fs::canonical(tmpl).string();
+}
+
+TempDir::~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+}
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+std::vector<json> read_events(const std::string& path) {
+    std::vector<json> out;
+    std::istringstream in(slurp(path));
+    std::string line;
+    while (std::getline(in, line)) {
+        INFO("line: " << line);
+        REQUIRE_NOTHROW(out.push_back(json::parse(line)));
+    }
+    return out;
+}
+
+Agent start_agent(const TempDir& dir, std::vector<std::string> extra, bool as_nobody) {
+    Agent a;
+    a.out = dir / "events.json";
+    a.err = dir / "agent.log";
+    std::vector<std::string> args = {KTRAILD, "--output", "file:" + a.out, "--state", dir / "state"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    fflush(nullptr);
+    a.pid = fork();
+    REQUIRE(a.pid >= 0);
+    if (a.pid == 0) {
+        int fd = open(a.err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, STDERR_FILENO);
+        if (as_nobody && (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0)) _exit(99);
+        std::vector<char*> argv;
+        for (auto& s : args) argv.push_back(s.data());
+        argv.push_back(nullptr);
+        execv(argv[0], argv.data());
+        _exit(98);
+    }
+    return a;
+}
+
+void wait_started(const Agent& a) {
+    for (int i = 0; i < 200; ++i) {
+        if (slurp(a.out).find("agent-started") != std::string::npos) return;
+        int status;
+        if (waitpid(a.pid, &status, WNOHANG) == a.pid) FAIL("ktraild exited early: " << slurp(a.err));
+        std::this_thread::sleep_for(50ms);
+    }
+    FAIL("ktraild did not start: " << slurp(a.err));
+}
+
+int stop_agent(const Agent& a, int sig) {
+    kill(a.pid, sig);
+    int status = 0;
+    REQUIRE(waitpid(a.pid, &status, 0) == a.pid);
+    return status;
+}
+
+int run(const std::vector<std::string>& cmd) {
+    fflush(nullptr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        std::vector<char*> argv;
+        for (auto s : cmd) argv.push_back(strdup(s.c_str()));
+        argv.push_back(nullptr);
+        execvp(argv[0], argv.data());
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return status;
+}
+
+const json* find(const std::vector<json>& events, const std::string& action, const std::string& path) {
+    for (const auto& e : events)
+        if (e["event"]["action"] == action && e.contains("file") && e["file"].value("path", "") == path) return &e;
+    return nullptr;
+}
+
+}  // namespace ktrail::e2e

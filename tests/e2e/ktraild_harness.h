@@ -1,0 +1,44 @@
+// e2e harness: runs the real ktraild binary with a file output, as a user
+// would, and reads back its JSON lines.
+#pragma once
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace ktrail::e2e {
+
+using nlohmann::json;
+
+// A fresh directory (canonical path), removed with everything in it.
+struct TempDir {
+    TempDir();
+    ~TempDir();
+    std::string operator/(const std::string& leaf) const { return path + "/" + leaf; }
+    std::string path;
+};
+
+std::string slurp(const std::string& path);
+// Every line of a JSON-lines file, parsed; a line that is not JSON fails the test.
+std::vector<json> read_events(const std::string& path);
+
+struct Agent {
+    pid_t pid = -1;
+    std::string out, err;  // the events file, ktraild's log (stderr)
+};
+
+// Starts ktraild writing to DIR/events.json with its state in DIR/state.
+Agent start_agent(const TempDir& dir, std::vector<std::string> extra = {}, bool as_nobody = false);
+// Waits until the agent has attached and written its agent-started event.
+void wait_started(const Agent& a);
+// Signals the agent and reaps it; its wait status.
+int stop_agent(const Agent& a, int sig = SIGTERM);
+// Runs argv (PATH lookup); its wait status.
+int run(const std::vector<std::string>& cmd);
+// The first event with this action and file.path.
+const json* find(const std::vector<json>& events, const std::string& action, const std::string& path);
+
+}  // namespace ktrail::e2e
