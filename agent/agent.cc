@@ -128,16 +128,6 @@ Result<void> Agent::wait_and_read(int timeout_ms) {
     return {};
 }
 
-v1::Event& Agent::next_event() {
-    if (!scratch_ || ++arena_events_ >= kArenaEvents) {
-        scratch_ = nullptr;
-        arena_.Reset();
-        arena_events_ = 0;
-        scratch_ = google::protobuf::Arena::CreateMessage<v1::Event>(&arena_);
-    }
-    return *scratch_;
-}
-
 void Agent::on_record(std::span<const uint8_t> rec) {
     ++stats_.delivered;
     if (!pending_audit_.empty() && rec.size() >= sizeof(kt_hdr)) {

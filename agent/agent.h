@@ -10,8 +10,6 @@
 #include <string>
 #include <vector>
 
-#include <google/protobuf/arena.h>
-
 #include <deque>
 
 #include "enrich/enricher.h"
@@ -88,13 +86,11 @@ private:
     uint32_t audit_lost_seen_ = 0;  // the kernel's audit lost counter, last read
     int epoll_fd_ = -1;
     std::vector<std::unique_ptr<Sink>> sinks_;
-    // Events are built on an arena, reset every kArenaEvents events: a plain
-    // Event's Clear() frees and re-allocates every sub-message each time.
-    v1::Event& next_event();
-    google::protobuf::Arena arena_;
-    v1::Event* scratch_ = nullptr;
-    size_t arena_events_ = 0;
-    static constexpr size_t kArenaEvents = 4096;
+    // One Event, cleared and refilled for every event: its sub-messages and
+    // strings keep their capacity (event.proto's optional message fields),
+    // so steady state allocates nothing.
+    v1::Event& next_event() { return scratch_; }
+    v1::Event scratch_;
     std::string out_;
     uint64_t sequence_ = 0;
     uint64_t decode_errors_reported_ = 0;

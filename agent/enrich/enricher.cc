@@ -52,14 +52,12 @@ void Enricher::fill_process(v1::Process& out, const ProcessInfo& p) {
         if (parent->args().empty())
             for (const auto& a : pp->image->args) parent->add_args(a);
     } else {
-        parent->set_entity_id(EntityIds::format(p.parent_key));
+        EntityIds::format_to(p.parent_key, *parent->mutable_entity_id());
     }
     auto* ancestry = out.mutable_ancestry();
     ancestry->Reserve(static_cast<int>(p.ancestry.size()));
-    for (uint64_t k : p.ancestry) {
-        const ProcessInfo* a = processes_.find(k);
-        ancestry->Add(a ? std::string(a->entity_id) : EntityIds::format(k));
-    }
+    // Formatted, not looked up: no memory touched per ancestor.
+    for (uint64_t k : p.ancestry) EntityIds::format_to(k, *ancestry->Add());
 }
 
 void Enricher::fill_container(v1::Event& ev, const ProcessInfo& p, uint64_t cgroup_id) {

@@ -28,10 +28,15 @@ uint64_t EntityIds::key(uint32_t pid, uint64_t start_boot_ns) const {
     return fnv1a(h, &t, sizeof(t));
 }
 
-std::string EntityIds::format(uint64_t key) {
+void EntityIds::format_to(uint64_t key, std::string& out) {
     static const char hex[] = "0123456789abcdef";
-    std::string out(16, '0');
+    out.resize(16);
     for (int i = 15; i >= 0; --i, key >>= 4) out[i] = hex[key & 0xf];
+}
+
+std::string EntityIds::format(uint64_t key) {
+    std::string out;
+    format_to(key, out);
     return out;
 }
 

@@ -17,6 +17,8 @@ public:
     uint64_t key(uint32_t pid, uint64_t start_boot_ns) const;
     // The key as it appears in events: 16 lowercase hex digits.
     static std::string format(uint64_t key);
+    // The same into `out`, reusing its buffer.
+    static void format_to(uint64_t key, std::string& out);
     static uint64_t ticks(uint64_t start_boot_ns) { return start_boot_ns / ns_per_tick(); }
     static uint64_t ns_per_tick();
 
