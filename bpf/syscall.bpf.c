@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The one program on the raw sys_exit tracepoint. Untraced syscalls cost two
- * array lookups; traced ones tail-call into their family's program. */
+ * array lookups; traced ones tail-call into their family's program; dropped
+ * ones (kt_syscall_desc.dropped) stop here. */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
@@ -43,6 +44,10 @@ int kt_sys_exit(struct bpf_raw_tracepoint_args *ctx)
                 __sync_fetch_and_add(&cfg->generation, 1);
         }
     }
+    /* Dropped by the agent's rules: nothing to record (the bump above
+     * still had to happen). */
+    if (d->dropped)
+        return 0;
     bpf_tail_call(ctx, &kt_family_progs, d->family);
     return 0;
 }

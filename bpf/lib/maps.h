@@ -42,9 +42,12 @@ struct {
     __type(value, __u64);
 } kt_counters SEC(".maps") __weak;
 
+/* mmap-able: the agent changes single fields at run time (flags, and
+ * generation with an atomic add the programs' own bumps cannot undo). */
 struct {
     __uint(type, BPF_MAP_TYPE_ARRAY);
     __uint(max_entries, 1);
+    __uint(map_flags, BPF_F_MMAPABLE);
     __type(key, __u32);
     __type(value, struct kt_config);
 } kt_config_map SEC(".maps") __weak;
@@ -78,6 +81,22 @@ struct {
     __type(key, __u32);
     __type(value, __u8);
 } kt_excluded_pids SEC(".maps") __weak;
+
+/* Executables whose tasks make no syscall records (kt_exe_key -> 1). */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, KT_EXCLUDED_MAX);
+    __type(key, struct kt_exe_key);
+    __type(value, __u8);
+} kt_excluded_exes SEC(".maps") __weak;
+
+/* Real uids whose tasks make no syscall records (uid -> 1). */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, KT_EXCLUDED_MAX);
+    __type(key, __u32);
+    __type(value, __u8);
+} kt_excluded_uids SEC(".maps") __weak;
 
 /* The sys_exit dispatcher tail-calls into these, indexed by enum kt_family. */
 struct {

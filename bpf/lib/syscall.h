@@ -70,8 +70,34 @@ struct kt_sys_ctx {
     __u32 cursor;
 };
 
-/* Reads the registers and tables and applies the outcome and pid filters.
- * Returns false when nothing is to be recorded. */
+/* True when the acting task's syscalls are excluded by the agent: its real
+ * uid or its executable (mm->exe_file; kernel threads have none) is in the
+ * excluded maps. Each lookup runs only when its map has entries. Process
+ * records do not ask: the agent's process table needs every exec, fork, exit. */
+static __always_inline bool kt_actor_excluded(const struct kt_config *cfg, struct task_struct *task)
+{
+    if (cfg->has_excluded_uids) {
+        __u32 uid = task->cred->uid.val;
+        if (bpf_map_lookup_elem(&kt_excluded_uids, &uid))
+            return true;
+    }
+    if (cfg->has_excluded_exes) {
+        struct mm_struct *mm = task->mm;
+        if (!mm)
+            return false;
+        struct file *exe = mm->exe_file;
+        if (!exe)
+            return false;
+        struct inode *ino = exe->f_inode;
+        struct kt_exe_key key = {.ino = ino->i_ino, .dev = ino->i_sb->s_dev, .pad = 0};
+        if (bpf_map_lookup_elem(&kt_excluded_exes, &key))
+            return true;
+    }
+    return false;
+}
+
+/* Reads the registers and tables and applies the outcome, pid, uid and
+ * executable filters. Returns false when nothing is to be recorded. */
 static __always_inline bool kt_sys_prepare(struct kt_sys_ctx *x, struct bpf_raw_tracepoint_args *ctx)
 {
     x->ret = (long)ctx->args[1];
@@ -86,7 +112,7 @@ static __always_inline bool kt_sys_prepare(struct kt_sys_ctx *x, struct bpf_raw_
         return false;
     x->regs = kt_regs(ctx);
     x->task = bpf_get_current_task_btf();
-    if (kt_pid_excluded(x->cfg, x->task->tgid)) {
+    if (kt_pid_excluded(x->cfg, x->task->tgid) || kt_actor_excluded(x->cfg, x->task)) {
         kt_count(KT_KIND_SYSCALL, KT_CNT_FILTERED);
         return false;
     }

@@ -109,7 +109,8 @@ struct kt_syscall_desc {
     __s8 aux_arg;      /* a plain user string copied to the record's aux, -1 none */
     __u8 open_how;     /* openat2: flags/mode come from struct open_how at name_arg+1 */
     __u8 moves_paths;  /* KT_MOVES_PATHS*: on success paths of existing files may change */
-    __u8 pad[3];
+    __u8 dropped;      /* 1: the agent drops this syscall: no record, though moves_paths still acts */
+    __u8 pad[2];
 };
 
 /* Common record header. */
@@ -212,7 +213,7 @@ struct kt_exit_record {
 enum kt_counter {
     KT_CNT_PRODUCED = 0, /* passed every filter; handed to the ring buffer */
     KT_CNT_DROPPED = 1,  /* the ring buffer was full */
-    KT_CNT_FILTERED = 2, /* stopped in the kernel by the path or pid maps */
+    KT_CNT_FILTERED = 2, /* stopped in the kernel by the path, pid, executable or uid maps */
     KT_CNT__MAX = 3,
 };
 #define KT_COUNTERS_LEN (KT_KIND__MAX * KT_CNT__MAX)
@@ -225,7 +226,9 @@ struct kt_config {
     __u8 has_excluded_pids;  /* kt_excluded_pids has entries */
     __u8 disabled;           /* KT_DISABLE_*: record kinds not produced at all */
     __u32 generation;        /* bumped when cached directory verdicts may be stale */
-    __u32 pad2;
+    __u8 has_excluded_exes;  /* kt_excluded_exes has entries */
+    __u8 has_excluded_uids;  /* kt_excluded_uids has entries */
+    __u8 pad2[2];
     __u64 wakeup_bytes;      /* wake the reader once this much data is waiting */
 };
 
@@ -234,6 +237,18 @@ struct kt_config {
 #define KT_DISABLE_EXEC 0x1
 #define KT_DISABLE_FORK 0x2
 #define KT_DISABLE_EXIT 0x4
+
+/* Syscall records of tasks running an excluded executable (hash map
+ * kt_excluded_exes, kt_exe_key -> 1) or with an excluded real uid (hash map
+ * kt_excluded_uids, uid -> 1) are not produced. Process records (exec, fork,
+ * exit) are: the agent's process table needs them. The executable is
+ * mm->exe_file's inode; dev is the kernel's encoding (major << 20 | minor). */
+#define KT_EXCLUDED_MAX 4096 /* entries in each of the two maps */
+struct kt_exe_key {
+    __u64 ino;
+    __u32 dev;
+    __u32 pad; /* zero */
+};
 
 /* In-kernel path filter: LPM trie over the canonical path bytes. The longest
  * matching prefix decides. */
@@ -282,7 +297,14 @@ KT_STATIC_ASSERT(KT_OFFSETOF(struct kt_syscall_record, path) == 160, "kt_syscall
 KT_STATIC_ASSERT(sizeof(struct kt_exec_record) == 136, "kt_exec_record layout");
 KT_STATIC_ASSERT(sizeof(struct kt_fork_record) == 112, "kt_fork_record layout");
 KT_STATIC_ASSERT(sizeof(struct kt_exit_record) == 104, "kt_exit_record layout");
+KT_STATIC_ASSERT(KT_OFFSETOF(struct kt_syscall_desc, dropped) == 17, "kt_syscall_desc layout");
 KT_STATIC_ASSERT(sizeof(struct kt_config) == 24, "kt_config layout");
+KT_STATIC_ASSERT(KT_OFFSETOF(struct kt_config, generation) == 8, "kt_config layout");
+KT_STATIC_ASSERT(KT_OFFSETOF(struct kt_config, has_excluded_exes) == 12, "kt_config layout");
+KT_STATIC_ASSERT(KT_OFFSETOF(struct kt_config, has_excluded_uids) == 13, "kt_config layout");
+KT_STATIC_ASSERT(KT_OFFSETOF(struct kt_config, wakeup_bytes) == 16, "kt_config layout");
+KT_STATIC_ASSERT(sizeof(struct kt_exe_key) == 16, "kt_exe_key layout");
+KT_STATIC_ASSERT(KT_OFFSETOF(struct kt_exe_key, dev) == 8, "kt_exe_key layout");
 KT_STATIC_ASSERT(sizeof(struct kt_prefix_value) == 8, "kt_prefix_value layout");
 KT_STATIC_ASSERT(sizeof(struct kt_dir_verdict) == 16, "kt_dir_verdict layout");
 KT_STATIC_ASSERT(sizeof(struct kt_prefix_key) == 4 + KT_PREFIX_MAX, "kt_prefix_key layout");

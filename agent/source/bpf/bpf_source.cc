@@ -3,7 +3,9 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <spdlog/spdlog.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -60,6 +62,30 @@ Result<void> map_update(bpf_map* map, const void* key, const void* value, const 
     return {};
 }
 
+Result<void> map_delete(bpf_map* map, const void* key, const char* what) {
+    if (bpf_map_delete_elem(bpf_map__fd(map), key) != 0 && errno != ENOENT)
+        return fail(fmt::format("cannot remove an entry from the BPF map {}: {}", what, strerror(errno)));
+    return {};
+}
+
+kt_prefix_key prefix_key(const std::string& prefix) {
+    kt_prefix_key key{};
+    key.prefixlen = static_cast<uint32_t>(prefix.size() * 8);
+    memcpy(key.path, prefix.data(), std::min(prefix.size(), sizeof(key.path)));
+    return key;
+}
+
+bool same_value(const kt_prefix_value& a, const kt_prefix_value& b) {
+    return a.verdict == b.verdict && a.len == b.len && a.flags == b.flags;
+}
+
+kt_exe_key exe_key(const std::pair<uint64_t, uint32_t>& exe) {
+    kt_exe_key key{};
+    key.ino = exe.first;
+    key.dev = exe.second;
+    return key;
+}
+
 
 }  // namespace
 
@@ -110,31 +136,28 @@ Result<std::unique_ptr<BpfSource>> BpfSource::start(const BpfOptions& options, R
 
 Result<void> BpfSource::configure(const BpfOptions& options) {
     auto* maps = &skel_->maps;
+    base_ = options;
     kt_config cfg{};
     cfg.agent_pid = static_cast<uint32_t>(getpid());
     cfg.watched_only = options.watched_only ? 1 : 0;
-    cfg.has_path_filter = !options.watch.empty() || !options.exclude.empty();
     cfg.has_excluded_pids = !options.exclude_pids.empty();
-    std::vector<kt_family> off_families;
     for (const auto& kind : options.disable) {
         if (kind == "exec") cfg.disabled |= KT_DISABLE_EXEC;
         else if (kind == "fork") cfg.disabled |= KT_DISABLE_FORK;
         else if (kind == "exit") cfg.disabled |= KT_DISABLE_EXIT;
-        else if (kind == "file") off_families.insert(off_families.end(), {KT_FAM_OPEN, KT_FAM_FILE});
-        else if (kind == "cred") off_families.push_back(KT_FAM_CRED);
-        else if (kind == "module") off_families.push_back(KT_FAM_MODULE);
+        else if (kind == "file") off_families_.insert(off_families_.end(), {KT_FAM_OPEN, KT_FAM_FILE});
+        else if (kind == "cred") off_families_.push_back(KT_FAM_CRED);
+        else if (kind == "module") off_families_.push_back(KT_FAM_MODULE);
         else return fail(fmt::format("unknown event kind '{}': use exec, fork, exit, file, cred or module", kind));
     }
-    if (cfg.disabled & KT_DISABLE_EXEC) off_families.push_back(KT_FAM_EXEC_FAIL);
+    if (cfg.disabled & KT_DISABLE_EXEC) off_families_.push_back(KT_FAM_EXEC_FAIL);
     // Wake the reader when a quarter of the buffer is waiting; it polls on a
     // short timer for anything less.
     cfg.wakeup_bytes = options.ringbuf_bytes / 4;
-    uint32_t zero = 0;
-    if (auto ok = map_update(maps->kt_config_map, &zero, &cfg, "kt_config_map"); !ok) return ok;
 
     for (const auto& info : syscall_table()) {
         // A family that is off has no descriptors: the dispatcher returns at once.
-        if (std::find(off_families.begin(), off_families.end(), info.desc.family) != off_families.end()) continue;
+        if (std::ranges::find(off_families_, info.desc.family) != off_families_.end()) continue;
         uint32_t nr = info.nr;
         if (auto ok = map_update(maps->kt_syscalls, &nr, &info.desc, "kt_syscalls"); !ok) return ok;
     }
@@ -150,17 +173,182 @@ Result<void> BpfSource::configure(const BpfOptions& options) {
     }
     auto filter = build_path_filter(options.watch, options.exclude);
     if (!filter) return std::unexpected(filter.error());
-    for (const auto& entry : *filter) {
-        kt_prefix_key key{};
-        key.prefixlen = static_cast<uint32_t>(entry.prefix.size() * 8);
-        memcpy(key.path, entry.prefix.data(), entry.prefix.size());
-        if (auto ok = map_update(maps->kt_path_filter, &key, &entry.value, "kt_path_filter"); !ok) return ok;
-    }
+    bool changed = false;
+    if (auto ok = sync_path_filter(*filter, &changed); !ok) return ok;
+    cfg.has_path_filter = !filter_.empty();
     uint8_t one = 1;
     for (pid_t pid : options.exclude_pids) {
         uint32_t key = static_cast<uint32_t>(pid);
         if (auto ok = map_update(maps->kt_excluded_pids, &key, &one, "kt_excluded_pids"); !ok) return ok;
     }
+    uint32_t zero = 0;
+    if (auto ok = map_update(maps->kt_config_map, &zero, &cfg, "kt_config_map"); !ok) return ok;
+
+    // Drops change single fields of the config while the programs run.
+    size_t len = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    void* live = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(maps->kt_config_map), 0);
+    if (live == MAP_FAILED) return fail(fmt::format("cannot map the BPF map kt_config_map: {}", strerror(errno)));
+    live_config_ = static_cast<kt_config*>(live);
+    live_config_len_ = len;
+    return {};
+}
+
+Result<void> BpfSource::sync_path_filter(const std::vector<PathFilterEntry>& entries, bool* changed) {
+    auto* map = skel_->maps.kt_path_filter;
+    std::map<std::string, kt_prefix_value> want;
+    for (const auto& e : entries) want.emplace(e.prefix, e.value);
+    // The verdict of a path is that of its longest prefix in the trie. New
+    // and changed entries go in longest first, then stale ones go shortest
+    // first: a lookup meanwhile finds either the old or the new filter's
+    // verdict for its path (and the verdict that directory's files share),
+    // never a mix that would stop what neither stops.
+    std::vector<std::string> upserts;
+    for (const auto& [prefix, value] : want) {
+        auto it = filter_.find(prefix);
+        if (it == filter_.end() || !same_value(it->second, value)) upserts.push_back(prefix);
+    }
+    std::ranges::stable_sort(upserts, std::greater<>{}, &std::string::size);
+    for (const auto& prefix : upserts) {
+        kt_prefix_key key = prefix_key(prefix);
+        if (auto ok = map_update(map, &key, &want[prefix], "kt_path_filter"); !ok) return ok;
+        filter_[prefix] = want[prefix];
+        *changed = true;
+    }
+    std::vector<std::string> stale;
+    for (const auto& [prefix, value] : filter_)
+        if (!want.contains(prefix)) stale.push_back(prefix);
+    std::ranges::stable_sort(stale, std::less<>{}, &std::string::size);
+    for (const auto& prefix : stale) {
+        kt_prefix_key key = prefix_key(prefix);
+        if (auto ok = map_delete(map, &key, "kt_path_filter"); !ok) return ok;
+        filter_.erase(prefix);
+        *changed = true;
+    }
+    return {};
+}
+
+Result<void> BpfSource::sync_dropped_syscalls(const std::set<uint32_t>& slots) {
+    // Each entry changes in its `dropped` byte alone, so a program reading it
+    // meanwhile sees the old or the new descriptor, whole.
+    auto set = [&](uint32_t nr, bool dropped) -> Result<void> {
+        const SyscallInfo* info = find_syscall(nr);
+        if (!info) return {};
+        kt_syscall_desc desc = info->desc;
+        desc.dropped = dropped ? 1 : 0;
+        if (auto ok = map_update(skel_->maps.kt_syscalls, &nr, &desc, "kt_syscalls"); !ok) return ok;
+        if (dropped) dropped_slots_.insert(nr);
+        else dropped_slots_.erase(nr);
+        return {};
+    };
+    for (uint32_t nr : slots)
+        if (!dropped_slots_.contains(nr))
+            if (auto ok = set(nr, true); !ok) return ok;
+    std::vector<uint32_t> stale;
+    std::ranges::set_difference(dropped_slots_, slots, std::back_inserter(stale));
+    for (uint32_t nr : stale)
+        if (auto ok = set(nr, false); !ok) return ok;
+    return {};
+}
+
+// Excluded executables and uids are independent keys: lifting a stale one
+// first loses nothing (it only lets through what the new set lets through
+// too) and keeps the map within its size whatever the overlap.
+Result<void> BpfSource::sync_excluded_exes(const std::set<std::pair<uint64_t, uint32_t>>& exes) {
+    auto* map = skel_->maps.kt_excluded_exes;
+    std::vector<std::pair<uint64_t, uint32_t>> stale;
+    std::ranges::set_difference(exes_, exes, std::back_inserter(stale));
+    for (const auto& exe : stale) {
+        kt_exe_key key = exe_key(exe);
+        if (auto ok = map_delete(map, &key, "kt_excluded_exes"); !ok) return ok;
+        exes_.erase(exe);
+    }
+    uint8_t one = 1;
+    for (const auto& exe : exes) {
+        if (exes_.contains(exe)) continue;
+        kt_exe_key key = exe_key(exe);
+        if (auto ok = map_update(map, &key, &one, "kt_excluded_exes"); !ok) return ok;
+        exes_.insert(exe);
+    }
+    return {};
+}
+
+Result<void> BpfSource::sync_excluded_uids(const std::set<uint32_t>& uids) {
+    auto* map = skel_->maps.kt_excluded_uids;
+    std::vector<uint32_t> stale;
+    std::ranges::set_difference(uids_, uids, std::back_inserter(stale));
+    for (uint32_t uid : stale) {
+        if (auto ok = map_delete(map, &uid, "kt_excluded_uids"); !ok) return ok;
+        uids_.erase(uid);
+    }
+    uint8_t one = 1;
+    for (uint32_t uid : uids) {
+        if (uids_.contains(uid)) continue;
+        if (auto ok = map_update(map, &uid, &one, "kt_excluded_uids"); !ok) return ok;
+        uids_.insert(uid);
+    }
+    return {};
+}
+
+void BpfSource::publish_config(bool filter_changed) {
+    // Single bytes, and an atomic add that a program's concurrent bump
+    // (a rename) cannot undo, into the map the programs read.
+    __atomic_store_n(&live_config_->has_path_filter, filter_.empty() ? 0 : 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&live_config_->has_excluded_exes, exes_.empty() ? 0 : 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&live_config_->has_excluded_uids, uids_.empty() ? 0 : 1, __ATOMIC_SEQ_CST);
+    // After every map change: a verdict cached under the new generation was
+    // computed from the new filter.
+    if (filter_changed) __atomic_fetch_add(&live_config_->generation, 1, __ATOMIC_SEQ_CST);
+}
+
+Result<void> BpfSource::apply_drops(const KernelDrops& drops) {
+    // Work everything out first: a bad entry changes nothing.
+    std::vector<std::string> exclude = base_.exclude;
+    exclude.insert(exclude.end(), drops.paths.begin(), drops.paths.end());
+    auto filter = build_path_filter(base_.watch, exclude);
+    if (!filter) return fail(fmt::format("cannot drop paths in the kernel: {}", filter.error().message));
+
+    std::set<uint32_t> slots;
+    for (const auto& name : drops.syscalls) {
+        bool known = false;
+        for (const auto& info : syscall_table()) {
+            if (info.name != name) continue;
+            known = true;
+            // A family that is off has no descriptors to drop.
+            if (std::ranges::find(off_families_, info.desc.family) == off_families_.end()) slots.insert(info.nr);
+        }
+        if (!known) spdlog::warn("not dropping syscall '{}' in the kernel: ktrail does not trace it", name);
+    }
+
+    std::set<std::pair<uint64_t, uint32_t>> exes;
+    for (const auto& path : drops.executables) {
+        struct stat st{};
+        if (stat(path.c_str(), &st) != 0) {
+            spdlog::warn("not dropping executable {} in the kernel: {}", path, strerror(errno));
+            continue;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            spdlog::warn("not dropping executable {} in the kernel: not a regular file", path);
+            continue;
+        }
+        // The kernel's dev_t: major << 20 | minor.
+        exes.emplace(st.st_ino, (major(st.st_dev) << 20) | minor(st.st_dev));
+    }
+    std::set<uint32_t> uids(drops.uids.begin(), drops.uids.end());
+    if (exes.size() > KT_EXCLUDED_MAX || uids.size() > KT_EXCLUDED_MAX)
+        return fail(fmt::format("cannot drop {} executables and {} users in the kernel: at most {} of each",
+                                exes.size(), uids.size(), KT_EXCLUDED_MAX));
+
+    bool filter_changed = false;
+    auto applied = [&]() -> Result<void> {
+        if (auto ok = sync_path_filter(*filter, &filter_changed); !ok) return ok;
+        if (auto ok = sync_dropped_syscalls(slots); !ok) return ok;
+        if (auto ok = sync_excluded_exes(exes); !ok) return ok;
+        return sync_excluded_uids(uids);
+    }();
+    // Even after a failure: the flags must match what the maps now hold.
+    publish_config(filter_changed);
+    if (!applied) return applied;
+    drops_ = drops;
     return {};
 }
 
@@ -179,6 +367,7 @@ Result<void> BpfSource::attach_all() {
 }
 
 BpfSource::~BpfSource() {
+    if (live_config_) munmap(live_config_, live_config_len_);
     ring_.reset();
     links_.clear();
     skel_.reset();
