@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "format/json_format.h"
+#include "rules/analysis.h"
 #include "source/audit/mapper.h"
 
 namespace ktrail {
@@ -34,6 +35,22 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options) {
     auto filter = bpf::build_path_filter(options.bpf.watch, options.bpf.exclude);
     if (!filter) return std::unexpected(filter.error());
     a->path_filter_ = std::make_unique<bpf::AgentPathFilter>(std::move(*filter), options.bpf.watched_only);
+    // ktrail rules: every file checked before anything runs.
+    if (options.default_rules) a->rule_paths_.push_back(KTRAIL_DEFAULT_RULES_DIR);
+    a->rule_paths_.insert(a->rule_paths_.end(), options.ktrail_rules.begin(), options.ktrail_rules.end());
+    std::shared_ptr<const rules::RuleSet> rule_set;
+    bpf::BpfOptions bpf_options = options.bpf;
+    if (!a->rule_paths_.empty()) {
+        auto loaded = rules::load_rules(a->rule_paths_);
+        if (!loaded.set) {
+            std::string all;
+            for (const auto& e : loaded.errors) all += "\n  " + e.to_string();
+            return fail(fmt::format("{} error(s) in the ktrail rules, nothing started:{}", loaded.errors.size(), all));
+        }
+        rule_set = loaded.set;
+        // Reads where a rule looks at them are captured.
+        bpf_options.watch.insert(bpf_options.watch.end(), rule_set->watch.begin(), rule_set->watch.end());
+    }
     // Admins' audit rules: every file parsed before anything is loaded.
     audit::ParsedRules rules;
     if (!options.audit_rules.empty()) {
@@ -46,9 +63,11 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options) {
         }
     }
     Agent* self = a.get();
-    auto source = bpf::BpfSource::start(options.bpf, [self](std::span<const uint8_t> r) { self->on_record(r); });
+    auto source = bpf::BpfSource::start(bpf_options, [self](std::span<const uint8_t> r) { self->on_record(r); });
     if (!source) return std::unexpected(source.error());
     a->source_ = std::move(*source);
+    if (rule_set)
+        if (auto ok = a->apply_rules(rule_set); !ok) return std::unexpected(ok.error());
     // Attached first, seeded second: a process is in /proc or in the ring.
     a->enricher_->seed();
 
@@ -109,7 +128,52 @@ void Agent::handle_audit(audit::AuditEvent& e) {
     v1::Event& ev = next_event();
     audit::map_event(e, ev);
     enricher_->enrich_audit(ev);
+    process(ev);
+}
+
+void Agent::process(v1::Event& ev) {
+    if (rules_ && !rules_->apply(ev, alert_hits_)) {
+        ++stats_.rule_dropped;
+        return;
+    }
     emit(ev);
+    if (rules_ && !alert_hits_.empty()) {
+        alerts_.clear();
+        rules_->count(ev, alert_hits_, alerts_);
+        for (auto& alert : alerts_) {
+            emit(alert);
+            spdlog::info("alert {}: {} events within {} s", alert.rule().id(), alert.ktrail().alert().count(),
+                         alert.ktrail().alert().window_ns() / 1'000'000'000);
+        }
+    }
+}
+
+// Makes a checked rule set the running one: its kernel drops first, then
+// the userspace engine.
+Result<void> Agent::apply_rules(std::shared_ptr<const rules::RuleSet> set) {
+    auto plan = rules::plan_kernel_drops(*set);
+    bpf::KernelDrops drops{plan.paths, plan.syscalls, plan.executables, plan.uids};
+    if (auto ok = source_->apply_drops(drops); !ok) return ok;
+    rules_ = std::make_unique<rules::Engine>(std::move(set));
+    spdlog::info("ktrail rules: {} rule(s) from {} file(s)", rules_->rules().rules.size(), rules_->rules().files.size());
+    for (const auto& d : plan.decisions) spdlog::info("  drop rule {}: {}", d.rule, d.what);
+    return {};
+}
+
+Result<void> Agent::reload_rules() {
+    if (rule_paths_.empty()) return {};
+    auto loaded = rules::load_rules(rule_paths_);
+    if (!loaded.set) {
+        ++stats_.reload_failures;
+        for (const auto& e : loaded.errors) spdlog::error("{}", e.to_string());
+        return fail(fmt::format("{} error(s) in the ktrail rules: the running rules stay", loaded.errors.size()));
+    }
+    if (auto ok = apply_rules(loaded.set); !ok) {
+        ++stats_.reload_failures;
+        return ok;
+    }
+    ++stats_.reloads;
+    return {};
 }
 
 Result<void> Agent::wait_and_read(int timeout_ms) {
@@ -148,7 +212,7 @@ void Agent::on_record(std::span<const uint8_t> rec) {
         return;
     }
     enricher_->enrich_bpf(ev, decoded->task, decoded->lifecycle);
-    emit(ev);
+    process(ev);
 }
 
 void Agent::emit(v1::Event& ev) {
@@ -229,7 +293,7 @@ Result<void> Agent::flush() {
     return {};
 }
 
-Result<void> Agent::run(const std::atomic<bool>& stop) {
+Result<void> Agent::run(const std::atomic<bool>& stop, std::atomic<bool>* reload) {
     using Clock = std::chrono::steady_clock;
     std::string programs;
     for (const auto& p : source_->attached()) programs += (programs.empty() ? "" : ", ") + p;
@@ -253,6 +317,10 @@ Result<void> Agent::run(const std::atomic<bool>& stop) {
         if (now - last_clock >= std::chrono::seconds(10)) {
             clock_.refresh();
             last_clock = now;
+        }
+        if (reload && reload->exchange(false)) {
+            spdlog::info("SIGHUP: reloading the rules");
+            if (auto ok = reload_rules(); !ok) spdlog::error("rule reload refused: {}", ok.error().message);
         }
         if (flush_error_) {
             status = std::unexpected(*flush_error_);
@@ -283,6 +351,11 @@ Result<void> Agent::run(const std::atomic<bool>& stop) {
                  k.total(KT_CNT_PRODUCED), stats_.delivered, k.total(KT_CNT_DROPPED), k.total(KT_CNT_FILTERED),
                  stats_.filtered, stats_.decode_errors, stats_.audit_events, audit_ ? audit_->malformed() : 0,
                  audit_ ? audit_->overruns() : 0, stats_.emitted);
+    if (rules_) {
+        const auto& r = rules_->stats();
+        spdlog::info("rules: {} events evaluated, {} dropped in userspace, {} alerts; reloads {} ok, {} refused",
+                     r.evaluated, stats_.rule_dropped, r.alerts, stats_.reloads, stats_.reload_failures);
+    }
     auto e = enricher_->stats();
     spdlog::info("process table: {} live, {} exited kept, peak {} entries, {} evicted, {} read from /proc; "
                  "{} sessions known; user names reloaded {} times",

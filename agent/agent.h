@@ -17,6 +17,7 @@
 
 #include "ktrail/v1/event.pb.h"
 #include "output/sink.h"
+#include "rules/engine.h"
 #include "source/audit/audit_rules.h"
 #include "source/audit/audit_source.h"
 #include "source/bpf/bpf_source.h"
@@ -35,6 +36,8 @@ struct AgentOptions {
     bpf::BpfOptions bpf;
     bool audit = true;  // read the Linux audit stream (logins, accounts, rule hits)
     std::vector<std::string> audit_rules;  // auditctl-syntax files or directories to load
+    std::vector<std::string> ktrail_rules; // ktrail rule files (*.yaml) or directories
+    bool default_rules = true;             // load KTRAIL_DEFAULT_RULES_DIR first
     audit::ParseOptions audit_rule_options;
 };
 
@@ -45,13 +48,19 @@ struct AgentStats {
     uint64_t emitted = 0;         // events written to the sinks
     uint64_t kernel_dropped = 0;  // reported as events-lost so far
     uint64_t audit_events = 0;    // events from the audit stream
+    uint64_t rule_dropped = 0;    // events the rules dropped in userspace
+    uint64_t reloads = 0;         // rule reloads that took effect
+    uint64_t reload_failures = 0; // rule reloads refused (the old rules kept running)
 };
 
 class Agent {
 public:
     static Result<std::unique_ptr<Agent>> create(const AgentOptions& options);
-    // Runs until `stop` becomes true; then detaches and drains.
-    Result<void> run(const std::atomic<bool>& stop);
+    // Runs until `stop` becomes true; then detaches and drains. Whenever
+    // `reload` is set (SIGHUP), the rule files are read again (and it is reset).
+    Result<void> run(const std::atomic<bool>& stop, std::atomic<bool>* reload = nullptr);
+    // Reads the rule files again; on any error the running rules stay.
+    Result<void> reload_rules();
     const AgentStats& stats() const { return stats_; }
     EnricherStats enrich_stats() const { return enricher_->stats(); }
 
@@ -68,6 +77,9 @@ private:
     void handle_audit_until(int64_t unix_ns);
     void handle_audit(audit::AuditEvent& e);
     Result<void> wait_and_read(int timeout_ms);
+    // Rules, then out: a dropped event takes no sequence number.
+    void process(v1::Event& ev);
+    Result<void> apply_rules(std::shared_ptr<const rules::RuleSet> set);
     void emit(v1::Event& ev);
     void emit_agent_event(const char* action, const char* type);
     void emit_lost(const char* stage, uint64_t count);
@@ -78,6 +90,10 @@ private:
     BootClock clock_;
     std::unique_ptr<bpf::Decoder> decoder_;
     std::unique_ptr<Enricher> enricher_;
+    std::unique_ptr<rules::Engine> rules_;
+    std::vector<std::string> rule_paths_;  // ktrail rule files and directories, as loaded
+    std::vector<const rules::Rule*> alert_hits_;
+    std::vector<v1::Event> alerts_;
     std::deque<audit::AuditEvent> pending_audit_;
     std::unique_ptr<bpf::AgentPathFilter> path_filter_;
     std::unique_ptr<bpf::BpfSource> source_;

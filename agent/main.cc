@@ -11,7 +11,9 @@
 
 namespace {
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_reload{false};
 void on_signal(int) { g_stop.store(true); }
+void on_hangup(int) { g_reload.store(true); }
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -42,13 +44,16 @@ int main(int argc, char** argv) {
     sigaction(SIGTERM, &sa, nullptr);
     sigaction(SIGINT, &sa, nullptr);
     signal(SIGPIPE, SIG_IGN);
+    struct sigaction hup{};
+    hup.sa_handler = on_hangup;
+    sigaction(SIGHUP, &hup, nullptr);
 
     auto agent = ktrail::Agent::create(cl->agent);
     if (!agent) {
         fprintf(stderr, "ktraild: %s\n", agent.error().message.c_str());
         return 1;
     }
-    if (auto ok = (*agent)->run(g_stop); !ok) {
+    if (auto ok = (*agent)->run(g_stop, &g_reload); !ok) {
         fprintf(stderr, "ktraild: %s\n", ok.error().message.c_str());
         return 1;
     }

@@ -2,12 +2,35 @@
 
 #include <fmt/format.h>
 
+#include "rules/rule_set.h"
+
 #include <algorithm>
+#include <filesystem>
 #include <charconv>
 #include <iterator>
 #include <string_view>
 
 namespace ktrail {
+namespace {
+
+// ktrail rules by extension; anything else is in auditctl syntax. A
+// directory is given to each loader that has files in it.
+void add_rule_path(const std::string& path, AgentOptions& o) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(path, ec)) {
+        (rules::is_rule_file(path) ? o.ktrail_rules : o.audit_rules).push_back(path);
+        return;
+    }
+    bool yaml = false, audit = false;
+    for (const auto& e : std::filesystem::directory_iterator(path, ec)) {
+        yaml |= rules::is_rule_file(e.path().string());
+        audit |= e.path().extension() == ".rules";
+    }
+    if (yaml) o.ktrail_rules.push_back(path);
+    if (audit || !yaml) o.audit_rules.push_back(path);  // an empty directory: say so there
+}
+
+}  // namespace
 
 const char* usage() {
     return R"(usage: ktraild [options]
@@ -25,8 +48,11 @@ writes one JSON event (ECS field names) per line.
   --disable KIND       do not capture KIND at all (decided in the kernel): exec,
                        fork, exit, file, cred or module; repeatable
   --no-audit           do not read the Linux audit stream (logins, accounts)
-  --rules PATH         load audit rules in auditctl syntax (a file, or a directory
-                       of *.rules files); removed again when ktraild stops; repeatable
+  --rules PATH         load rules: ktrail rules (*.yaml, *.yml) and audit rules in
+                       auditctl syntax (*.rules, or any other file); a directory
+                       loads both kinds it holds; repeatable. Audit rules are
+                       removed again when ktraild stops. SIGHUP reloads them all.
+  --no-default-rules   do not load the default rule set ()" KTRAIL_DEFAULT_RULES_DIR R"()
   --audit-allow-lock   accept -e 2 in rules files (locks audit until reboot)
   --audit-allow-panic  accept -f 2 in rules files (kernel panic on audit failure)
   --ringbuf-size BYTES kernel ring buffer size, a power of two (default 16 MiB)
@@ -71,9 +97,11 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
             cl.agent.audit_rule_options.allow_lock = true;
         } else if (arg == "--audit-allow-panic") {
             cl.agent.audit_rule_options.allow_panic = true;
+        } else if (arg == "--no-default-rules") {
+            cl.agent.default_rules = false;
         } else if (is("--rules")) {
             KT_TAKE("--rules");
-            cl.agent.audit_rules.push_back(value);
+            add_rule_path(value, cl.agent);
         } else if (arg == "--watched-only") {
             cl.agent.bpf.watched_only = true;
         } else if (is("--output")) {

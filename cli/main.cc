@@ -1,10 +1,13 @@
 // ktrail: the command line for people and scripts. This stage has
-// `ktrail rules check` for admins' audit rules (auditctl syntax).
+// `ktrail rules check` for ktrail rule files (YAML) and admins' audit rules
+// (auditctl syntax).
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "rules/analysis.h"
+#include "rules/rule_set.h"
 #include "source/audit/audit_rules.h"
 
 namespace {
@@ -12,8 +15,10 @@ namespace {
 const char* kUsage =
     "usage: ktrail rules check FILE...\n"
     "\n"
-    "  rules check   check audit rule files (auditctl syntax) without touching the kernel:\n"
-    "                every error as FILE:LINE: reason; exit status 1 if there is any\n";
+    "  rules check   check rule files without touching the kernel: ktrail rules (*.yaml,\n"
+    "                *.yml, checked together, as ktraild loads them) and audit rules\n"
+    "                (auditctl syntax, any other file); every error as FILE:LINE[:COLUMN]:\n"
+    "                reason; exit status 1 if there is any\n";
 
 int rules_check(const std::vector<std::string>& files) {
     if (files.empty()) {
@@ -21,7 +26,24 @@ int rules_check(const std::vector<std::string>& files) {
         return 2;
     }
     size_t errors = 0;
+    std::vector<std::string> ktrail_files;
+    for (const auto& file : files)
+        if (ktrail::rules::is_rule_file(file)) ktrail_files.push_back(file);
+    if (!ktrail_files.empty()) {
+        auto loaded = ktrail::rules::load_rules(ktrail_files);
+        for (const auto& e : loaded.errors) fprintf(stderr, "%s\n", e.to_string().c_str());
+        errors += loaded.errors.size();
+        if (loaded.set) {
+            printf("ktrail rules: %zu rule(s) from %zu file(s), 0 errors\n", loaded.set->rules.size(),
+                   loaded.set->files.size());
+            for (const auto& d : ktrail::rules::plan_kernel_drops(*loaded.set).decisions)
+                printf("  drop rule %s: %s\n", d.rule.c_str(), d.what.c_str());
+        } else {
+            printf("ktrail rules: %zu error(s) in %zu file(s)\n", loaded.errors.size(), ktrail_files.size());
+        }
+    }
     for (const auto& file : files) {
+        if (ktrail::rules::is_rule_file(file)) continue;
         auto parsed = ktrail::audit::parse_rules_file(file);
         for (const auto& e : parsed.errors) fprintf(stderr, "%s: %s\n", e.where.c_str(), e.reason.c_str());
         errors += parsed.errors.size();

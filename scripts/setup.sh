@@ -11,6 +11,7 @@ PACKAGES=(
   protobuf-compiler libprotobuf-dev   # the Event model
   libspdlog-dev libfmt-dev            # the agent's own logs
   libaudit-dev                        # audit record type names
+  libyaml-cpp-dev                     # ktrail rule files (YAML)
   catch2 nlohmann-json3-dev           # tests
   sudo openssh-server sshpass         # tests: real sudo commands and ssh logins
   attr                                # setfattr/getfattr for manual checks

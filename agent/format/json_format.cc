@@ -214,6 +214,28 @@ void write_ktrail(JsonWriter& w, const v1::Ktrail& k) {
     kv(w, "mount_fstype", k.mount_fstype());
     kv(w, "xattr_name", k.xattr_name());
     kv(w, "module_name", k.module_name());
+    if (k.has_alert()) {
+        const auto& a = k.alert();
+        w.key("alert");
+        w.begin_object();
+        w.key("count");
+        w.value(a.count());
+        w.key("window_seconds");
+        w.value(a.window_ns() / 1'000'000'000);
+        kv_list(w, "event_ids", a.event_ids());
+        if (!a.group().empty()) {
+            std::vector<std::pair<std::string_view, std::string_view>> group(a.group().begin(), a.group().end());
+            std::sort(group.begin(), group.end());
+            w.key("group");
+            w.begin_object();
+            for (const auto& [k2, v] : group) {
+                w.key(k2);  // field names from the rule files, checked against the registry
+                w.value(v);
+            }
+            w.end_object();
+        }
+        w.end_object();
+    }
     if (!k.lost_stage().empty()) {
         w.key("lost");
         w.begin_object();

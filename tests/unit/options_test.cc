@@ -1,6 +1,8 @@
 // ktraild's command line: every flag, both spellings, and clear errors.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <fstream>
 #include <vector>
 
 #include "options.h"
@@ -41,4 +43,23 @@ TEST_CASE("bad flags are errors that say what to do", "[options]") {
     auto nan = parse({"--ringbuf-size", "lots"});
     REQUIRE_FALSE(nan.has_value());
     CHECK(nan.error().message == "--ringbuf-size takes a number, not 'lots'");
+}
+
+TEST_CASE("--rules sorts ktrail rules from audit rules; a directory goes where its files belong", "[options]") {
+    char tmpl[] = "/tmp/ktrail-opts-XXXXXX";
+    REQUIRE(mkdtemp(tmpl));
+    const std::string both = std::string(tmpl) + "/both", yaml_only = std::string(tmpl) + "/yaml";
+    std::filesystem::create_directories(both);
+    std::filesystem::create_directories(yaml_only);
+    std::ofstream(both + "/a.yaml") << "";
+    std::ofstream(both + "/b.rules") << "";
+    std::ofstream(yaml_only + "/c.yml") << "";
+    auto cl = parse({"--rules", "/etc/x.yaml", "--rules=/etc/audit/x.rules", "--rules", "/etc/plain", "--rules",
+                     both.c_str(), "--rules", yaml_only.c_str(), "--no-default-rules"});
+    std::filesystem::remove_all(tmpl);
+    REQUIRE(cl.has_value());
+    CHECK(cl->agent.ktrail_rules == std::vector<std::string>{"/etc/x.yaml", both, yaml_only});
+    CHECK(cl->agent.audit_rules == std::vector<std::string>{"/etc/audit/x.rules", "/etc/plain", both});
+    CHECK_FALSE(cl->agent.default_rules);
+    CHECK(parse({})->agent.default_rules);
 }

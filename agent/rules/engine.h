@@ -1,0 +1,59 @@
+// Runs a rule set over events: drop/keep, tags, severity, technique, the
+// matched rule's id and name; and alert thresholds (at least N matching
+// events within a window, per group), each crossing emitted as an alert
+// event that names the events behind it.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "ktrail/v1/event.pb.h"
+#include "rules/rule_set.h"
+
+namespace ktrail::rules {
+
+struct EngineStats {
+    uint64_t evaluated = 0;
+    uint64_t dropped = 0;
+    uint64_t alerts = 0;
+};
+
+class Engine {
+public:
+    explicit Engine(std::shared_ptr<const RuleSet> set);
+
+    // Decides and annotates. False: the rules drop the event. `alert_hits`
+    // gets the alert rules the event matched (for count() once it has an id).
+    bool apply(v1::Event& ev, std::vector<const Rule*>& alert_hits);
+    // Counts a kept event (with its event.id) for the alert rules it matched;
+    // appends an alert event for every threshold it crossed.
+    void count(const v1::Event& ev, const std::vector<const Rule*>& alert_hits, std::vector<v1::Event>& alerts);
+
+    const RuleSet& rules() const { return *set_; }
+    const EngineStats& stats() const { return stats_; }
+    size_t alert_groups() const { return windows_.size(); }
+
+private:
+    struct Seen {
+        int64_t time_ns;
+        std::string event_id;
+    };
+    struct Window {
+        std::deque<Seen> seen;
+        int64_t window_ns = 0;
+    };
+    std::string group_key(const Rule& r, const v1::Event& ev, std::vector<std::pair<std::string, std::string>>* values) const;
+    void bound_windows(int64_t now_ns);
+
+    std::shared_ptr<const RuleSet> set_;
+    std::vector<const Rule*> drops_, keeps_, others_;
+    std::unordered_map<std::string, Window> windows_;
+    EngineStats stats_;
+    static constexpr size_t kMaxWindows = 65536;
+};
+
+}  // namespace ktrail::rules
