@@ -39,7 +39,7 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options) {
     if (options.default_rules) a->rule_paths_.push_back(KTRAIL_DEFAULT_RULES_DIR);
     a->rule_paths_.insert(a->rule_paths_.end(), options.ktrail_rules.begin(), options.ktrail_rules.end());
     std::shared_ptr<const rules::RuleSet> rule_set;
-    bpf::BpfOptions bpf_options = options.bpf;
+    a->base_bpf_ = options.bpf;
     if (!a->rule_paths_.empty()) {
         auto loaded = rules::load_rules(a->rule_paths_);
         if (!loaded.set) {
@@ -48,8 +48,6 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options) {
             return fail(fmt::format("{} error(s) in the ktrail rules, nothing started:{}", loaded.errors.size(), all));
         }
         rule_set = loaded.set;
-        // Reads where a rule looks at them are captured.
-        bpf_options.watch.insert(bpf_options.watch.end(), rule_set->watch.begin(), rule_set->watch.end());
     }
     // Admins' audit rules: every file parsed before anything is loaded.
     audit::ParsedRules rules;
@@ -63,7 +61,7 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options) {
         }
     }
     Agent* self = a.get();
-    auto source = bpf::BpfSource::start(bpf_options, [self](std::span<const uint8_t> r) { self->on_record(r); });
+    auto source = bpf::BpfSource::start(options.bpf, [self](std::span<const uint8_t> r) { self->on_record(r); });
     if (!source) return std::unexpected(source.error());
     a->source_ = std::move(*source);
     if (rule_set)
@@ -152,8 +150,15 @@ void Agent::process(v1::Event& ev) {
 // the userspace engine.
 Result<void> Agent::apply_rules(std::shared_ptr<const rules::RuleSet> set) {
     auto plan = rules::plan_kernel_drops(*set);
-    bpf::KernelDrops drops{plan.paths, plan.syscalls, plan.executables, plan.uids};
+    // Reads are captured where the rules' watch items say, in the kernel and
+    // in the agent's filter for names.
+    std::vector<std::string> watch = base_bpf_.watch;
+    watch.insert(watch.end(), set->watch.begin(), set->watch.end());
+    auto filter = bpf::build_path_filter(watch, base_bpf_.exclude);
+    if (!filter) return fail(fmt::format("the rules' watched paths: {}", filter.error().message));
+    bpf::KernelDrops drops{plan.paths, plan.syscalls, plan.executables, plan.uids, set->watch};
     if (auto ok = source_->apply_drops(drops); !ok) return ok;
+    path_filter_ = std::make_unique<bpf::AgentPathFilter>(std::move(*filter), base_bpf_.watched_only);
     rules_ = std::make_unique<rules::Engine>(std::move(set));
     spdlog::info("ktrail rules: {} rule(s) from {} file(s)", rules_->rules().rules.size(), rules_->rules().files.size());
     for (const auto& d : plan.decisions) spdlog::info("  drop rule {}: {}", d.rule, d.what);

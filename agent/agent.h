@@ -92,6 +92,7 @@ private:
     std::unique_ptr<Enricher> enricher_;
     std::unique_ptr<rules::Engine> rules_;
     std::vector<std::string> rule_paths_;  // ktrail rule files and directories, as loaded
+    bpf::BpfOptions base_bpf_;             // the command line's; the rules add to it
     std::vector<const rules::Rule*> alert_hits_;
     std::vector<v1::Event> alerts_;
     std::deque<audit::AuditEvent> pending_audit_;

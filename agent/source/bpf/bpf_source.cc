@@ -304,8 +304,10 @@ Result<void> BpfSource::apply_drops(const KernelDrops& drops) {
     // Work everything out first: a bad entry changes nothing.
     std::vector<std::string> exclude = base_.exclude;
     exclude.insert(exclude.end(), drops.paths.begin(), drops.paths.end());
-    auto filter = build_path_filter(base_.watch, exclude);
-    if (!filter) return fail(fmt::format("cannot drop paths in the kernel: {}", filter.error().message));
+    std::vector<std::string> watch = base_.watch;
+    watch.insert(watch.end(), drops.watch.begin(), drops.watch.end());
+    auto filter = build_path_filter(watch, exclude);
+    if (!filter) return fail(fmt::format("cannot set the rules' paths in the kernel: {}", filter.error().message));
 
     std::set<uint32_t> slots;
     for (const auto& name : drops.syscalls) {

@@ -54,7 +54,10 @@ struct KernelDrops {
     std::vector<std::string> syscalls{};     // syscall_table() names (x86_64 and ia32 entries of the name)
     std::vector<std::string> executables{};  // absolute paths, stat'ed when applied; missing ones skipped
     std::vector<uint32_t> uids{};            // real uids
-    bool empty() const { return paths.empty() && syscalls.empty() && executables.empty() && uids.empty(); }
+    std::vector<std::string> watch{};        // and where reads are captured too (as --watch)
+    bool empty() const {
+        return paths.empty() && syscalls.empty() && executables.empty() && uids.empty() && watch.empty();
+    }
 };
 
 using RecordHandler = std::function<void(std::span<const uint8_t>)>;
