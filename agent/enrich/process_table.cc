@@ -66,13 +66,20 @@ ProcessInfo& ProcessTable::insert(uint32_t pid, uint64_t start_ns, uint32_t ppid
     return p;
 }
 
-ProcessInfo& ProcessTable::insert_from_proc(ProcSnapshot& s) {
+ProcessInfo& ProcessTable::insert_from_proc(ProcSnapshot& s, size_t depth) {
     // The parent as the table or /proc knows it now.
     uint64_t parent_start = 0;
     if (auto it = by_pid_.find(s.ppid); it != by_pid_.end()) {
         parent_start = by_key_.at(it->second).start_boot_ns;
     } else if (s.ppid) {
-        if (auto ps = read_proc_start(s.ppid)) parent_start = ps->first;
+        // Not in the table yet (its fork event may still be on its way, behind
+        // the audit record that named this process): added from /proc too, so
+        // that this process's ancestry is whole, not cut at the parent.
+        if (auto ps = depth < limits_.max_ancestry ? read_proc(s.ppid) : std::nullopt) {
+            parent_start = insert_from_proc(*ps, depth + 1).start_boot_ns;
+        } else if (auto start = read_proc_start(s.ppid)) {
+            parent_start = start->first;
+        }
     }
     ProcessInfo& p = insert(s.pid, s.start_boot_ns, s.ppid, parent_start);
     if (p.image == empty_image_) {

@@ -96,7 +96,7 @@ public:
 
 private:
     ProcessInfo& insert(uint32_t pid, uint64_t start_ns, uint32_t ppid, uint64_t parent_start_ns);
-    ProcessInfo& insert_from_proc(ProcSnapshot& s);
+    ProcessInfo& insert_from_proc(ProcSnapshot& s, size_t depth = 0);
     void link_parent(ProcessInfo& p);
     void mark_exited(ProcessInfo& p, int64_t now_s);
     void evict_front();

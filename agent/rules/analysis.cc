@@ -8,6 +8,8 @@
 #include <optional>
 #include <set>
 
+#include "ktrail/wire.h"
+
 namespace ktrail::rules {
 namespace {
 
@@ -219,6 +221,7 @@ KernelDropPlan plan_kernel_drops(const RuleSet& set) {
         std::vector<std::string> items;
         std::vector<uint32_t> uids;
         bool resolved = true;
+        std::string why;
         for (const Node* a : alts)
             for (const auto& v : a->values) {
                 if (kind == "uids") {
@@ -228,19 +231,24 @@ KernelDropPlan plan_kernel_drops(const RuleSet& set) {
                         uids.push_back(pw->pw_uid);
                     } else {
                         resolved = false;
+                        why = "a user name has no account here";
                     }
                 } else if (kind == "executables" && (v.text.empty() || v.text[0] != '/')) {
                     resolved = false;
+                    why = "an executable is not an absolute path";
+                } else if (kind == "paths" && v.text.size() >= KT_PREFIX_MAX) {
+                    // apply_drops would refuse the whole set: ktraild would not start.
+                    resolved = false;
+                    why = fmt::format("a prefix is longer than the kernel's path filter takes ({} bytes)", KT_PREFIX_MAX - 1);
                 } else if (kind == "paths" && !prefix_is_exact(v.text)) {
                     resolved = false;
+                    why = "a prefix ending in '/' names no directory yet (the kernel would match more)";
                 } else {
                     items.push_back(v.text);
                 }
             }
         if (!resolved) {
-            userspace(kind == "uids"          ? "a user name has no account here"
-                      : kind == "paths"       ? "a prefix ending in '/' names no directory yet (the kernel would match more)"
-                                              : "an executable is not an absolute path");
+            userspace(why);
             continue;
         }
         std::string what;

@@ -1,6 +1,8 @@
 #include "rules/engine.h"
 
 #include <algorithm>
+#include <iterator>
+#include <string_view>
 
 namespace ktrail::rules {
 namespace {
@@ -22,6 +24,35 @@ std::string field_text(const std::string& name, const v1::Event& ev) {
     return std::string(v.str);
 }
 
+// A condition's structure as text: equal keys, equal conditions.
+void structure_key(const Node& n, std::string& out) {
+    out += static_cast<char>('a' + static_cast<int>(n.kind));
+    if (n.kind == Node::Kind::kCompare) {
+        out.append(n.field_name).append(1, '\0').append(to_string(n.op)).append(1, '\0');
+        for (const auto& v : n.values)
+            out.append(v.quoted ? "q" : "").append(std::to_string(v.text.size())).append(1, ':').append(v.text);
+    }
+    out += '(';
+    for (const auto& k : n.kids) structure_key(*k, out);
+    out += ')';
+}
+
+// Whether a condition reads what apply() changes as it goes from rule to rule
+// (tags, severity, ...): such a part is never shared.
+bool reads_annotations(const Node& n) {
+    static constexpr std::string_view kAnnotations[] = {"tags", "event.severity", "threat.technique.id", "rule.id",
+                                                        "rule.name"};
+    if (n.kind == Node::Kind::kCompare && std::ranges::find(kAnnotations, n.field_name) != std::end(kAnnotations))
+        return true;
+    return std::ranges::any_of(n.kids, [](const auto& k) { return reads_annotations(*k); });
+}
+
+// The parts whose `and` a condition is, in evaluation order.
+void conjuncts(const Node& n, std::vector<const Node*>& out) {
+    if (n.kind != Node::Kind::kAnd) return out.push_back(&n);
+    for (const auto& k : n.kids) conjuncts(*k, out);
+}
+
 }  // namespace
 
 Engine::Engine(std::shared_ptr<const RuleSet> set) : set_(std::move(set)) {
@@ -34,17 +65,59 @@ Engine::Engine(std::shared_ptr<const RuleSet> set) : set_(std::move(set)) {
         // A keep rule's tag, severity, technique or alert act as any rule's.
         if (!r.keep || !r.tags.empty() || r.severity || !r.technique.empty() || r.alert) others_.push_back(&r);
     }
+    index_conditions();
+}
+
+void Engine::index_conditions() {
+    const auto& rules = set_->rules;
+    std::vector<std::vector<const Node*>> parts(rules.size());
+    std::vector<std::vector<std::string>> keys(rules.size());      // "": never shared
+    std::unordered_map<std::string, std::pair<size_t, int>> uses;  // key -> (rules' parts with it, slot + 1)
+    for (size_t i = 0; i < rules.size(); ++i) {
+        if (rules[i].condition) conjuncts(*rules[i].condition, parts[i]);
+        for (const Node* n : parts[i]) {
+            std::string key;
+            if (!reads_annotations(*n)) structure_key(*n, key);
+            ++uses[key].first;
+            keys[i].push_back(std::move(key));
+        }
+    }
+    int slots = 0;
+    parts_.assign(rules.size(), {});
+    for (size_t i = 0; i < rules.size(); ++i) {
+        for (size_t j = 0; j < parts[i].size(); ++j) {
+            auto& [count, slot] = uses[keys[i][j]];
+            bool shared = count > 1 && !keys[i][j].empty();
+            if (shared && slot == 0) slot = ++slots;
+            parts_[i].push_back({parts[i][j], shared ? slot - 1 : -1});
+        }
+    }
+    memo_.assign(static_cast<size_t>(slots), 0);
+}
+
+bool Engine::matches(const Rule& r, const v1::Event& ev) {
+    for (const Part& p : parts_[static_cast<size_t>(&r - set_->rules.data())]) {
+        if (p.memo < 0) {
+            if (!evaluate(*p.node, ev)) return false;
+            continue;
+        }
+        int8_t& known = memo_[static_cast<size_t>(p.memo)];
+        if (!known) known = evaluate(*p.node, ev) ? 1 : -1;
+        if (known < 0) return false;
+    }
+    return true;
 }
 
 bool Engine::apply(v1::Event& ev, std::vector<const Rule*>& alert_hits) {
     ++stats_.evaluated;
     alert_hits.clear();
+    std::fill(memo_.begin(), memo_.end(), 0);
     // Drops first: a dropped event is not looked at further, unless kept.
     for (const Rule* d : drops_) {
-        if (!evaluate(*d->condition, ev)) continue;
+        if (!matches(*d, ev)) continue;
         bool kept = false;
         for (const Rule* k : keeps_)
-            if ((kept = evaluate(*k->condition, ev))) break;
+            if ((kept = matches(*k, ev))) break;
         if (!kept) {
             ++stats_.dropped;
             return false;
@@ -53,7 +126,7 @@ bool Engine::apply(v1::Event& ev, std::vector<const Rule*>& alert_hits) {
     }
     const Rule* named = nullptr;
     for (const Rule* r : others_) {
-        if (!evaluate(*r->condition, ev)) continue;
+        if (!matches(*r, ev)) continue;
         for (const auto& t : r->tags)
             if (std::find(ev.tags().begin(), ev.tags().end(), t) == ev.tags().end()) ev.add_tags(t);
         if (r->severity && (!ev.has_severity() || *r->severity > ev.severity())) {

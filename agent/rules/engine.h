@@ -46,11 +46,21 @@ private:
         std::deque<Seen> seen;
         int64_t window_ns = 0;
     };
+    // A rule's condition is the `and` of its parts; a part several rules have
+    // (the same macro, the same test) is evaluated once per event.
+    struct Part {
+        const Node* node;
+        int memo;  // its slot in memo_, or -1 when no other rule has it
+    };
+    void index_conditions();
+    bool matches(const Rule& r, const v1::Event& ev);
     std::string group_key(const Rule& r, const v1::Event& ev, std::vector<std::pair<std::string, std::string>>* values) const;
     void bound_windows(int64_t now_ns);
 
     std::shared_ptr<const RuleSet> set_;
     std::vector<const Rule*> drops_, keeps_, others_;
+    std::vector<std::vector<Part>> parts_;  // by index in set_->rules
+    std::vector<int8_t> memo_;              // this event's shared parts: 0 not yet known, 1 true, -1 false
     std::unordered_map<std::string, Window> windows_;
     EngineStats stats_;
     static constexpr size_t kMaxWindows = 65536;

@@ -8,7 +8,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <fcntl.h>
-#include <pty.h>
 #include <sys/stat.h>
 #include <sys/prctl.h>
 #include <signal.h>
@@ -41,6 +40,7 @@ using ktrail::test::Sshd;
 using ktrail::test::TempDir;
 using ktrail::test::TempUser;
 using ktrail::test::run_shell;
+using ktrail::test::su_as_nobody;
 using namespace std::chrono_literals;
 
 namespace {
@@ -93,58 +93,6 @@ void expect_read_beside(uint32_t daemon, const std::string& acct) {
     auto s = read_audit_status();
     REQUIRE(s.has_value());
     CHECK(s->pid == daemon);
-}
-
-// Runs `su - user -c true` as nobody on a pseudo-terminal, answering the
-// password prompt. Returns su's exit status.
-int su_as_nobody(const std::string& user, const std::string& password) {
-    int master = -1;
-    pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(99);
-        execl("/usr/bin/su", "su", "-", user.c_str(), "-c", "true", nullptr);
-        _exit(98);
-    }
-    std::string seen;
-    auto deadline = std::chrono::steady_clock::now() + 10s;
-    bool answered = false;
-    char buf[256];
-    while (std::chrono::steady_clock::now() < deadline) {
-        fd_set fds;
-        FD_ZERO(&fds);
-        FD_SET(master, &fds);
-        timeval tv{0, 100000};
-        if (select(master + 1, &fds, nullptr, nullptr, &tv) > 0) {
-            ssize_t n = read(master, buf, sizeof(buf));
-            if (n <= 0) {  // EIO: su and its children closed the terminal
-                int status = 0;
-                waitpid(pid, &status, 0);
-                close(master);
-                INFO("su said: " << seen);
-                REQUIRE(answered);
-                return status;
-            }
-            seen.append(buf, static_cast<size_t>(n));
-        }
-        if (!answered && seen.find("assword") != std::string::npos) {
-            std::string line = password + "\n";
-            REQUIRE(write(master, line.data(), line.size()) == static_cast<ssize_t>(line.size()));
-            answered = true;
-        }
-        int status;
-        if (waitpid(pid, &status, WNOHANG) == pid) {
-            close(master);
-            INFO("su said: " << seen);
-            REQUIRE(answered);
-            return status;
-        }
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-    close(master);
-    FAIL("su did not finish; it said: " << seen);
-    return -1;
 }
 
 }  // namespace

@@ -4,8 +4,10 @@
 #include <catch2/catch.hpp>
 #include <libaudit.h>
 #include <netinet/in.h>
+#include <pty.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -135,6 +137,56 @@ int Sshd::login(const TempUser& u, const std::string& password, const std::strin
                      "' ssh -q -tt -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
                      "-o PubkeyAuthentication=no -o PreferredAuthentications=password -o NumberOfPasswordPrompts=1 "
                      "-p " + std::to_string(port) + " " + u.name + "@127.0.0.1 \"" + command + "\"");
+}
+
+int su_as_nobody(const std::string& user, const std::string& password) {
+    int master = -1;
+    pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(99);
+        execl("/usr/bin/su", "su", "-", user.c_str(), "-c", "true", nullptr);
+        _exit(98);
+    }
+    std::string seen;
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    bool answered = false;
+    char buf[256];
+    while (std::chrono::steady_clock::now() < deadline) {
+        fd_set fds;
+        FD_ZERO(&fds);
+        FD_SET(master, &fds);
+        timeval tv{0, 100000};
+        if (select(master + 1, &fds, nullptr, nullptr, &tv) > 0) {
+            ssize_t n = read(master, buf, sizeof(buf));
+            if (n <= 0) {  // EIO: su and its children closed the terminal
+                int status = 0;
+                waitpid(pid, &status, 0);
+                close(master);
+                INFO("su said: " << seen);
+                REQUIRE(answered);
+                return status;
+            }
+            seen.append(buf, static_cast<size_t>(n));
+        }
+        if (!answered && seen.find("assword") != std::string::npos) {
+            std::string line = password + "\n";
+            REQUIRE(write(master, line.data(), line.size()) == static_cast<ssize_t>(line.size()));
+            answered = true;
+        }
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            close(master);
+            INFO("su said: " << seen);
+            REQUIRE(answered);
+            return status;
+        }
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    close(master);
+    FAIL("su did not finish; it said: " << seen);
+    return -1;
 }
 
 }  // namespace ktrail::test

@@ -40,6 +40,11 @@ private:
     std::string sudoers_;
 };
 
+// Runs `su - user -c true` as nobody (uid 65534) on a pseudo-terminal,
+// answering the password prompt with `password`: a real PAM authentication
+// (a success or a failure in the audit stream). Returns su's wait status.
+int su_as_nobody(const std::string& user, const std::string& password);
+
 // Debian's sshd on 127.0.0.1:port with password logins through PAM (so
 // pam_loginuid opens a real audit session), stopped with the test.
 struct Sshd {
