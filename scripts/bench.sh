@@ -3,11 +3,14 @@
 #   (1) an open/close loop whose every open is captured,
 #   (2) the same loop while ktraild watches only /etc (the loop works elsewhere),
 #   (3) a fork+exec loop of /bin/true.
+# ktraild runs these with --no-default-rules (the agent alone, comparable across
+# rule set changes); workload (1) is also run with the default rule set loaded.
 # Each cell is the median of BENCH_REPS runs of build/bin/bench_loop (ns per
 # iteration). The machine is noisy, so results are reported as ratios to a
 # baseline taken in the same run: bare reps are run right before each tracer's
 # block and pooled per workload. Also reports ktraild's delivered/dropped
-# events, CPU seconds and peak RSS, and checks them against the targets.
+# events, CPU seconds and peak RSS, and checks them against the targets; and,
+# with no kernel involved, audit parsing, enrichment and rule evaluation per event.
 #   sudo scripts/bench.sh      (env: BENCH_OPEN_N, BENCH_EXEC_N, BENCH_REPS)
 set -euo pipefail
 shopt -s inherit_errexit
@@ -116,15 +119,16 @@ start_ktraild() {
 # "pid (comm) " as comm may hold spaces)
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 
-# ktraild_block W ARGS...: reps of W under ktraild; sets K_TIMES and K_STATS[W]
+# ktraild_block KEY W ARGS...: reps of workload W under ktraild started with
+# ARGS; sets K_TIMES[KEY] and K_STATS[KEY]
 declare -A K_TIMES K_STATS
 ktraild_block() {
-  local w=$1; shift
+  local key=$1 w=$2; shift 2
   start_ktraild "$@"
   # CPU from here on: loading (the verifier) is a one-off, not the cost of watching.
   local cpu0 cpu1 clk cpu rss last delivered dropped
   cpu0=$(cpu_ticks "$KTRAILD_PID")
-  K_TIMES[$w]=$(reps "$w")
+  K_TIMES[$key]=$(reps "$w")
   sleep 0.2 # let the agent drain what the last rep produced
   cpu1=$(cpu_ticks "$KTRAILD_PID")
   clk=$(getconf CLK_TCK)
@@ -139,7 +143,7 @@ ktraild_block() {
   last=$(grep 'ktraild stopped:' "$WORK/ktraild.err" | tail -n 1)
   delivered=$(sed -n 's/.*delivered \([0-9]*\).*/\1/p' <<<"$last")
   dropped=$(sed -n 's/.*dropped \([0-9]*\).*/\1/p' <<<"$last")
-  K_STATS[$w]="${delivered:--} ${dropped:--} $cpu $rss"
+  K_STATS[$key]="${delivered:--} ${dropped:--} $cpu $rss"
   rm -f "$EVENTS"
 }
 
@@ -221,13 +225,30 @@ check_auditd
 # ktraild first: once audit has been enabled, the kernel gives every new task
 # an audit context until reboot, which slows every later run, bare included.
 # So each tracer is compared with bare runs of its own phase.
+# The agent alone: no ktrail rules (ktraild loads the default set unless told
+# not to). Workload (1) once more with the default set loaded, against the same
+# pooled bare runs, unless the set does not load (rules_bench loads the very
+# directory ktraild would, KTRAIL_DEFAULT_RULES_DIR).
 declare -A BARE_TIMES BARE_AUDIT_TIMES
+KTRAILD_ARGS=(--no-default-rules)
 KTRAILD_ARGS_2=(--watch /etc --watched-only)
+DEFAULT_RULES_SKIP=""
+if ! "$BIN/rules_bench" - 1 >/dev/null 2>"$WORK/rules_check.err"; then
+  DEFAULT_RULES_SKIP="the default rule set does not load"
+  echo "bench: open/close with the default rule set skipped: $DEFAULT_RULES_SKIP:" >&2
+  head -n 20 "$WORK/rules_check.err" >&2
+fi
 for w in 1 2 3; do
   echo "bench: workload ($w), bare and ktraild..." >&2
   BARE_TIMES[$w]=$(reps "$w")
-  if [[ $w == 2 ]]; then ktraild_block "$w" "${KTRAILD_ARGS_2[@]}"; else ktraild_block "$w"; fi
+  if [[ $w == 2 ]]; then ktraild_block "$w" "$w" "${KTRAILD_ARGS[@]}" "${KTRAILD_ARGS_2[@]}"
+  else ktraild_block "$w" "$w" "${KTRAILD_ARGS[@]}"; fi
   BARE_TIMES[$w]+=" $(reps "$w")"
+  if [[ $w == 1 && -z $DEFAULT_RULES_SKIP ]]; then
+    echo "bench: workload (1), ktraild with the default rule set, and bare..." >&2
+    ktraild_block 1r 1
+    BARE_TIMES[1]+=" $(reps 1)"
+  fi
 done
 if [[ -z $AUDITD_SKIP ]]; then
   for w in 1 2 3; do
@@ -257,7 +278,14 @@ for w in 1 2 3; do
   fi
   printf '%-26s %10s %10s %7s %10s %10s %7s %8s\n' "${NAMES[$w]}" "$bare" "$kt" "${K_RATIO[$w]}x" \
     "$bare2" "$au" "$au_r" "<=${TARGETS[$w]}x"
+  if [[ $w == 1 && -z $DEFAULT_RULES_SKIP ]]; then
+    kt=$(median <<<"${K_TIMES[1r]}")
+    K_RATIO[1r]=$(ratio "$kt" "$bare")
+    printf '%-26s %10s %10s %7s %10s %10s %7s %8s\n' "(1) + default rule set" "$bare" "$kt" "${K_RATIO[1r]}x" \
+      - - - -
+  fi
 done
+echo "(ktraild: with --no-default-rules, except the row with the default rule set)"
 echo "(bare-2: bare runs of the auditd phase; after auditd has run once, the kernel audits"
 echo " every new task until reboot, so bare-2 is slower than bare on a freshly booted host)"
 
@@ -267,6 +295,10 @@ printf '%-10s %12s %9s %8s %14s\n' ktraild delivered dropped cpu_s peak_rss_MiB
 for w in 1 2 3; do
   read -r d x c r <<<"${K_STATS[$w]}"
   printf '%-10s %12s %9s %8s %14s\n' "($w)" "$d" "$x" "$c" "$r"
+  if [[ $w == 1 && -z $DEFAULT_RULES_SKIP ]]; then
+    read -r d x c r <<<"${K_STATS[1r]}"
+    printf '%-10s %12s %9s %8s %14s\n' "(1) rules" "$d" "$x" "$c" "$r"
+  fi
 done
 if [[ -z $AUDITD_SKIP ]]; then
   echo
@@ -281,7 +313,7 @@ AUDIT_RULE=(-a always,exit -F arch=b64 -S openat -F "dir=$LOOP" -k "$KEY")
 if [[ -z $AUDITD_SKIP ]]; then
   echo "bench: workload (4), audit rule on openat..." >&2
   A4_BARE=$(reps 1)
-  start_ktraild --disable file
+  start_ktraild --disable file "${KTRAILD_ARGS[@]}"
   cpu0=$(cpu_ticks "$KTRAILD_PID")
   auditctl "${AUDIT_RULE[@]}" >/dev/null
   AUDIT_RULE_DEL=(-d "${AUDIT_RULE[@]:1}")
@@ -352,6 +384,36 @@ else
   tail -n 20 "$WORK/enrich.err" >&2
 fi
 
+# Rule evaluation cost per event with the default rule set (Engine::apply, and
+# Engine::count for alert rules, as the agent runs them), on a synthetic host
+# mix of enriched events, against an empty rule set in the same run (no kernel
+# involved): build/bin/rules_bench, read as enrich_bench is.
+RULES_MEDIAN="" RULES_P99="" RULES_SKIP=""
+echo "bench: rule evaluation..." >&2
+if rules_out=$(taskset -c 0 "$BIN/rules_bench" 2>"$WORK/rules.err"); then
+  rules_field() { awk -v n="$1" -v k="$2" '$1 == n { for (i = 2; i <= NF; i++) if (index($i, k "=") == 1) print substr($i, length(k) + 2) }' <<<"$rules_out"; }
+  RULES_MEDIAN=$(rules_field rules_eval_ns median)
+  RULES_P99=$(rules_field rules_eval_ns p99)
+  echo
+  echo "rule evaluation, one core (default rule set: $(rules_field rules_loaded n) rules," \
+    "$(rules_field rules_loaded drop) drop, $(rules_field rules_loaded alert) alert; a host mix of" \
+    "$(rules_field rules_bench events) enriched events; ns per event):"
+  printf '  %-34s %8s %8s %8s\n' "" median p99 mean
+  printf '  %-34s %8s %8s %8s\n' "default rule set (apply [+count])" "$RULES_MEDIAN" "$RULES_P99" \
+    "$(rules_field rules_eval_ns mean)"
+  printf '  %-34s %8s %8s %8s\n' "baseline: empty rule set" "$(rules_field rules_baseline_ns median)" \
+    "$(rules_field rules_baseline_ns p99)" "$(rules_field rules_baseline_ns mean)"
+  printf '  %-34s %8s\n' "default / empty (medians)" "$(rules_field rules_eval_ratio median)x"
+  printf '  %-34s %8s %8s\n' "clock read (in every cell above)" "$(rules_field timer_overhead_ns median)" \
+    "$(rules_field timer_overhead_ns p99)"
+  echo "  events the default set matched: $(rules_field rules_mix matched), dropped: $(rules_field rules_mix dropped)," \
+    "alert rule hits: $(rules_field rules_mix alert_hits), alerts: $(rules_field rules_mix alerts)"
+else
+  RULES_SKIP="rules_bench failed (exit $?)"
+  echo "bench: rules_bench failed: rule evaluation not measured; its stderr:" >&2
+  tail -n 20 "$WORK/rules.err" >&2
+fi
+
 echo
 verdict() { if "$@"; then echo PASS; else echo MISS; fi; }
 [[ -z $AUDIT_RATE ]] || echo "target audit parse+reassemble $AUDIT_RATE records/s >= 200000: $(verdict le 200000 "$AUDIT_RATE")"
@@ -359,6 +421,16 @@ if [[ -n $ENRICH_MEDIAN ]]; then
   echo "target enrichment median $ENRICH_MEDIAN ns <= 1000 ns (p99 $ENRICH_P99 ns): $(verdict le "$ENRICH_MEDIAN" 1000)"
   echo "enrichment median / decode-like build median: ${ENRICH_RATIO}x (reported, no target)"
   echo "process table per 10k live processes: $TABLE_MIB_EXEC MiB exec'd, $TABLE_MIB_FORK MiB forked (reported, no target)"
+fi
+if [[ -n $RULES_MEDIAN ]]; then
+  echo "target rule evaluation median $RULES_MEDIAN ns <= 2000 ns (p99 $RULES_P99 ns): $(verdict le "$RULES_MEDIAN" 2000)"
+else
+  echo "target rule evaluation not measured ($RULES_SKIP): MISS"
+fi
+if [[ -z $DEFAULT_RULES_SKIP ]]; then
+  echo "open/close loop with the default rule set: ${K_RATIO[1r]}x (without rules: ${K_RATIO[1]}x)"
+else
+  echo "open/close loop with the default rule set: not measured ($DEFAULT_RULES_SKIP) (without rules: ${K_RATIO[1]}x)"
 fi
 for w in 1 2 3; do
   echo "target ($w) ktraild ${K_RATIO[$w]}x <= ${TARGETS[$w]}x: $(verdict le "${K_RATIO[$w]}" "${TARGETS[$w]}")"
