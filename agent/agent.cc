@@ -125,6 +125,12 @@ void Agent::handle_audit(audit::AuditEvent& e) {
     ++stats_.audit_events;
     v1::Event& ev = next_event();
     audit::map_event(e, ev);
+    // The agent never reports itself (its BPF records are excluded in the
+    // kernel): its own audit configuration at start and stop included.
+    if (ev.process().has_pid() && ev.process().pid() == self_pid_) {
+        ++stats_.audit_own;
+        return;
+    }
     enricher_->enrich_audit(ev);
     process(ev);
 }
@@ -352,9 +358,9 @@ Result<void> Agent::run(const std::atomic<bool>& stop, std::atomic<bool>* reload
     auto flushed = flush();
     auto k = source_->counters();
     spdlog::info("ktraild stopped: produced {}, delivered {}, dropped {}, filtered in kernel {}, filtered in agent {}, "
-                 "malformed {}, audit events {}, audit malformed {}, audit socket overruns {}, emitted {}",
+                 "malformed {}, audit events {} ({} of its own, not reported), audit malformed {}, audit socket overruns {}, emitted {}",
                  k.total(KT_CNT_PRODUCED), stats_.delivered, k.total(KT_CNT_DROPPED), k.total(KT_CNT_FILTERED),
-                 stats_.filtered, stats_.decode_errors, stats_.audit_events, audit_ ? audit_->malformed() : 0,
+                 stats_.filtered, stats_.decode_errors, stats_.audit_events, stats_.audit_own, audit_ ? audit_->malformed() : 0,
                  audit_ ? audit_->overruns() : 0, stats_.emitted);
     if (rules_) {
         const auto& r = rules_->stats();

@@ -12,6 +12,8 @@
 
 #include <deque>
 
+#include <unistd.h>
+
 #include "enrich/enricher.h"
 #include "enrich/host.h"
 
@@ -48,6 +50,7 @@ struct AgentStats {
     uint64_t emitted = 0;         // events written to the sinks
     uint64_t kernel_dropped = 0;  // reported as events-lost so far
     uint64_t audit_events = 0;    // events from the audit stream
+    uint64_t audit_own = 0;       // of them, the agent's own (not reported)
     uint64_t rule_dropped = 0;    // events the rules dropped in userspace
     uint64_t reloads = 0;         // rule reloads that took effect
     uint64_t reload_failures = 0; // rule reloads refused (the old rules kept running)
@@ -96,6 +99,7 @@ private:
     std::vector<const rules::Rule*> alert_hits_;
     std::vector<v1::Event> alerts_;
     std::deque<audit::AuditEvent> pending_audit_;
+    uint32_t self_pid_ = static_cast<uint32_t>(getpid());
     std::unique_ptr<bpf::AgentPathFilter> path_filter_;
     std::unique_ptr<bpf::BpfSource> source_;
     std::unique_ptr<audit::AuditSource> audit_;
