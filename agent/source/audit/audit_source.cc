@@ -155,7 +155,9 @@ Result<int> AuditSource::read_available(int64_t now) {
         int64_t t = now ? now : now_ns();
         for (int i = 0; i < got; ++i) handle_datagram(rx_.data() + i * kDatagram, msgs[i].msg_len, t);
         records += got;
-        if (static_cast<size_t>(got) < kBatch) break;
+        // A flood never ends by itself: hand back after a bounded share so
+        // the caller handles what it has (and the memory it holds stays small).
+        if (static_cast<size_t>(got) < kBatch || records >= static_cast<int>(kMaxPerRead)) break;
     }
     return records;
 }

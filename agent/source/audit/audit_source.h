@@ -45,7 +45,8 @@ public:
 
     AuditMode mode() const { return mode_; }
     int fd() const { return fd_; }
-    // Reads every waiting message without blocking. Returns how many records.
+    // Reads waiting messages without blocking, at most kMaxPerRead (call
+    // again while the socket stays readable). Returns how many records.
     // Times are CLOCK_MONOTONIC ns; 0 means now.
     Result<int> read_available(int64_t now_ns = 0);
     // Closes events whose EOE did not come in time.
@@ -73,6 +74,7 @@ private:
     void handle_datagram(const char* data, size_t n, int64_t now);
     // Receive buffers for recvmmsg: one record per datagram, many per call.
     static constexpr size_t kBatch = 64;
+    static constexpr size_t kMaxPerRead = 1024;  // datagrams per read_available()
     static constexpr size_t kDatagram = 9040;  // MAX_AUDIT_MESSAGE_LENGTH + header, 8-aligned slots
     std::vector<char> rx_;
     uint64_t malformed_ = 0;
