@@ -106,4 +106,27 @@ const json* find(const std::vector<json>& events, const std::string& action, con
     return nullptr;
 }
 
+const json* wait_for(const Agent& a, std::vector<json>& events, const std::function<bool(const json&)>& want) {
+    for (int i = 0; i < 400; ++i) {
+        events = read_events(a.out);
+        for (const auto& e : events)
+            if (want(e)) return &e;
+        std::this_thread::sleep_for(50ms);
+    }
+    return nullptr;
+}
+
+bool is_file_event(const json& e, const std::string& action, const std::string& path) {
+    return e["event"]["action"] == action && e.contains("file") && e["file"].value("path", "") == path;
+}
+
+std::string str(const json& e, std::initializer_list<const char*> path) {
+    const json* j = &e;
+    for (const char* k : path) {
+        if (!j->is_object() || !j->contains(k)) return "";
+        j = &(*j)[k];
+    }
+    return j->is_string() ? j->get<std::string>() : j->dump();
+}
+
 }  // namespace ktrail::e2e

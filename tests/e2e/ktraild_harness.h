@@ -6,6 +6,8 @@
 #include <sys/types.h>
 
 #include <nlohmann/json.hpp>
+#include <functional>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -38,6 +40,12 @@ void wait_started(const Agent& a);
 int stop_agent(const Agent& a, int sig = SIGTERM);
 // Runs argv (PATH lookup); its wait status.
 int run(const std::vector<std::string>& cmd);
+// Reads the agent's output until `want` matches an event, or 20 s; `events`
+// holds the last read.
+const json* wait_for(const Agent& a, std::vector<json>& events, const std::function<bool(const json&)>& want);
+bool is_file_event(const json& e, const std::string& action, const std::string& path);
+// The value at a path of keys, as text ("" if absent; non-strings as JSON).
+std::string str(const json& e, std::initializer_list<const char*> path);
 // The first event with this action and file.path.
 const json* find(const std::vector<json>& events, const std::string& action, const std::string& path);
 

@@ -42,17 +42,6 @@ Agent start_with_rules(const TempDir& dir, const std::string& rules, std::vector
     return start_agent(dir, args);
 }
 
-// Reads the agent's output until `want` matches an event, or 20 s.
-const json* wait_for(const Agent& a, std::vector<json>& events, const std::function<bool(const json&)>& want) {
-    for (int i = 0; i < 400; ++i) {
-        events = read_events(a.out);
-        for (const auto& e : events)
-            if (want(e)) return &e;
-        std::this_thread::sleep_for(50ms);
-    }
-    return nullptr;
-}
-
 size_t count_of(const std::string& text, const std::string& what) {
     size_t n = 0;
     for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;

@@ -33,16 +33,6 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::string str(const json& e, std::initializer_list<const char*> path) {
-    const json* j = &e;
-    for (const char* k : path) {
-        if (!j->is_object() || !j->contains(k)) return "";
-        j = &(*j)[k];
-    }
-    return j->is_string() ? j->get<std::string>() : j->dump();
-}
-
 bool has_tag(const json& e, const std::string& tag) {
     if (!e.contains("tags")) return false;
     for (const auto& t : e["tags"])
@@ -51,11 +41,6 @@ bool has_tag(const json& e, const std::string& tag) {
 }
 
 std::string technique(const json& e) { return str(e, {"threat", "technique", "id"}); }
-
-bool is_file_event(const json& e, const std::string& action, const std::string& path) {
-    return e["event"]["action"] == action && e.contains("file") && e["file"].value("path", "") == path;
-}
-
 // Anything the rules put on an event, or an alert.
 bool labelled(const json& e) {
     return e.contains("tags") || e.contains("rule") || e.contains("threat") || e["event"].contains("severity") ||
