@@ -41,13 +41,14 @@
 #include "enrich/enricher.h"
 #include "ktrail/v1/event.pb.h"
 #include "util/boot_clock.h"
+#include "bench_stats.h"
 
 namespace {
 
 using ktrail::Lifecycle;
 using ktrail::TaskRef;
 using ktrail::v1::Event;
-using Clock = std::chrono::steady_clock;
+using namespace ktrail::bench;
 
 constexpr uint32_t kPidBase = 4'200'000;  // above PID_MAX_LIMIT (4194304): never a real pid
 constexpr size_t kLive = 10'000;
@@ -309,35 +310,6 @@ bool check_table(const ktrail::Enricher& e, const char* what) {
     fprintf(stderr, "enrich_bench: %s: table has %zu live processes (want %zu), %llu read from /proc (want 0)\n",
             what, s.live, kLive, static_cast<unsigned long long>(s.proc_reads));
     return false;
-}
-
-struct Summary {
-    uint64_t median = 0, p99 = 0;
-    double mean = 0;
-};
-
-Summary summarize(std::vector<uint32_t> v) {
-    Summary s;
-    if (v.empty()) return s;
-    double sum = 0;
-    for (uint32_t x : v) sum += x;
-    s.mean = sum / static_cast<double>(v.size());
-    std::sort(v.begin(), v.end());
-    s.median = v[(v.size() - 1) / 2];
-    s.p99 = v[std::min(v.size() - 1, (v.size() * 99 + 99) / 100 - 1)];
-    return s;
-}
-
-uint32_t ns_between(Clock::time_point a, Clock::time_point b) {
-    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count();
-    return static_cast<uint32_t>(std::clamp<int64_t>(ns, 0, UINT32_MAX));
-}
-
-uint64_t xorshift(uint64_t& s) {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    return s;
 }
 
 size_t heap_in_use() {

@@ -38,11 +38,12 @@
 #include "ktrail/v1/event.pb.h"
 #include "rules/engine.h"
 #include "rules/rule_set.h"
+#include "bench_stats.h"
 
 namespace {
 
 using ktrail::v1::Event;
-using Clock = std::chrono::steady_clock;
+using namespace ktrail::bench;
 
 constexpr size_t kWarmup = 50'000;
 constexpr int64_t kStartNs = 1'760'000'000'000'000'000;  // some time in 2025
@@ -389,35 +390,6 @@ std::vector<Kind> make_mix() {
 }
 
 // --- measuring -----------------------------------------------------------------
-struct Summary {
-    uint64_t median = 0, p99 = 0;
-    double mean = 0;
-};
-
-Summary summarize(std::vector<uint32_t> v) {
-    Summary s;
-    if (v.empty()) return s;
-    double sum = 0;
-    for (uint32_t x : v) sum += x;
-    s.mean = sum / static_cast<double>(v.size());
-    std::sort(v.begin(), v.end());
-    s.median = v[(v.size() - 1) / 2];
-    s.p99 = v[std::min(v.size() - 1, (v.size() * 99 + 99) / 100 - 1)];
-    return s;
-}
-
-uint32_t ns_between(Clock::time_point a, Clock::time_point b) {
-    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count();
-    return static_cast<uint32_t>(std::clamp<int64_t>(ns, 0, UINT32_MAX));
-}
-
-uint64_t xorshift(uint64_t& s) {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    return s;
-}
-
 unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); }
 
 }  // namespace
