@@ -1,10 +1,14 @@
 #include "capture.h"
 
 #include <catch2/catch.hpp>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
+#include <thread>
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
@@ -50,6 +54,43 @@ pid_t Capture::spawn(const std::function<int()>& fn) {
     REQUIRE(pid >= 0);
     if (pid == 0) _exit(fn());
     return pid;
+}
+
+void Capture::stop_and_drain() {
+    source_->detach();
+    // Programs already running on another CPU finish within an RCU grace period.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    drain();
+}
+
+void check_all_delivered(Capture& cap) {
+    auto k = cap.source().counters();
+    CHECK(k.total(KT_CNT_DROPPED) == 0);
+    CHECK(k.total(KT_CNT_PRODUCED) == cap.delivered());
+    CHECK(cap.malformed() == 0);
+}
+
+bool is_process_record(const v1::Event& e) {
+    return (e.action() == "executed" && e.outcome() == "success") || e.action() == "exited" || e.action() == "forked";
+}
+
+bool create_file(const std::string& path) {
+    int fd = open(path.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd < 0) return false;
+    close(fd);
+    return true;
+}
+
+long int80(long nr, long a, long b, long c) {
+    long ret;
+    asm volatile("int $0x80" : "=a"(ret) : "a"(nr), "b"(a), "c"(b), "d"(c) : "memory");
+    return ret;
+}
+
+char* low_string(const std::string& s) {
+    void* p = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+    if (p == MAP_FAILED) return nullptr;
+    return static_cast<char*>(memcpy(p, s.c_str(), s.size() + 1));
 }
 
 void Capture::drain() {

@@ -37,6 +37,9 @@ public:
     std::vector<v1::Event> events_of(pid_t pid);
     // Reads everything waiting in the ring buffer.
     void drain();
+    // Detaches the programs, lets the ones still running on other CPUs
+    // finish, and reads what they left: the counters are final.
+    void stop_and_drain();
     bpf::BpfSource& source() { return *source_; }
     uint64_t delivered() const { return delivered_; }
     uint64_t malformed() const { return malformed_; }
@@ -62,7 +65,19 @@ const v1::Event& one(const std::vector<v1::Event>& events, std::string_view acti
 // Human-readable list of events for failure messages.
 std::string describe(const std::vector<v1::Event>& events);
 
+// After stop_and_drain: every record produced was delivered, so a record
+// that was not delivered was never produced (never copied out).
+void check_all_delivered(Capture& cap);
+// Process start, exec and exit records (which filters never drop).
+bool is_process_record(const v1::Event& e);
+
 // Child-side helpers.
+bool create_file(const std::string& path);  // O_CREAT, closed at once
+// A 32-bit syscall from this 64-bit process: `int 0x80` uses the ia32 table
+// and registers, as a 32-bit program would. Pointers must be below 4 GiB:
+// low_string copies a string there.
+long int80(long nr, long a = 0, long b = 0, long c = 0);
+char* low_string(const std::string& s);
 void drop_to_nobody();  // setresgid/setresuid 65534, in the child
 constexpr uint32_t kNobody = 65534;
 

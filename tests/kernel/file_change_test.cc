@@ -208,21 +208,6 @@ TEST_CASE("changes refused to an unprivileged user are denied-access-to with the
     CHECK(denied[1]->user().id() == kNobody);
 }
 
-namespace {
-// A 32-bit syscall from this 64-bit process: `int 0x80` uses the ia32 table
-// and registers, as a 32-bit program would. Pointers must be below 4 GiB.
-long int80(long nr, long a = 0, long b = 0, long c = 0) {
-    long ret;
-    asm volatile("int $0x80" : "=a"(ret) : "a"(nr), "b"(a), "c"(b), "d"(c) : "memory");
-    return ret;
-}
-char* low_string(const std::string& s) {
-    void* p = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
-    if (p == MAP_FAILED) return nullptr;
-    return static_cast<char*>(memcpy(p, s.c_str(), s.size() + 1));
-}
-}  // namespace
-
 TEST_CASE("32-bit syscalls cannot slip past: int 0x80 is traced too", "[file-change]") {
     TempDir dir;
     Capture cap;

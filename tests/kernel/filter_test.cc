@@ -21,15 +21,6 @@
 
 using namespace ktrail::test;
 
-namespace {
-void settle_and_drain(Capture& cap) {
-    cap.source().detach();
-    // Programs already running on another CPU finish within an RCU grace period.
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    cap.drain();
-}
-}  // namespace
-
 TEST_CASE("excluded paths are stopped in the kernel, before any copy", "[filter]") {
     TempDir excluded;
     TempDir kept;
@@ -47,7 +38,7 @@ TEST_CASE("excluded paths are stopped in the kernel, before any copy", "[filter]
     one(events, "created-file", kept / "control");
     for (const auto& e : events) CHECK_FALSE(e.file().path().starts_with(excluded.path));
 
-    settle_and_drain(cap);
+    cap.stop_and_drain();
     auto k = cap.source().counters();
     CHECK(k.total(KT_CNT_FILTERED) - filtered_before >= kFiles);
     // Everything produced was delivered: the excluded opens were never produced.
@@ -81,7 +72,7 @@ TEST_CASE("a burst into a tiny ring buffer: delivered + dropped == produced", "[
     // Do not read while the child runs: the buffer must overflow.
     int status = 0;
     REQUIRE(waitpid(pid, &status, 0) == pid);
-    settle_and_drain(cap);
+    cap.stop_and_drain();
     auto k = cap.source().counters();
     uint64_t produced = k.total(KT_CNT_PRODUCED);
     uint64_t dropped = k.total(KT_CNT_DROPPED);
@@ -138,7 +129,7 @@ TEST_CASE("a disabled kind is not produced in the kernel", "[filter]") {
     auto events = cap.events_of(pid);
     one(events, "changed-identity-of");
     CHECK(with_action(events, "created-file").empty());
-    settle_and_drain(cap);
+    cap.stop_and_drain();
     auto k = cap.source().counters();
     CHECK(k.by_kind[KT_KIND_FORK][KT_CNT_PRODUCED] == 0);
     for (const auto& e : cap.all()) CHECK(e.action() != "forked");
@@ -167,36 +158,6 @@ pid_t run(Capture& cap, const std::string& exe, std::vector<std::string> args) {
 
 uint64_t syscall_counter(Capture& cap, kt_counter c) { return cap.source().counters().by_kind[KT_KIND_SYSCALL][c]; }
 
-bool create(const std::string& path) {
-    int fd = open(path.c_str(), O_CREAT | O_WRONLY, 0644);
-    if (fd < 0) return false;
-    close(fd);
-    return true;
-}
-
-bool is_process_record(const ktrail::v1::Event& e) {
-    return (e.action() == "executed" && e.outcome() == "success") || e.action() == "exited" || e.action() == "forked";
-}
-
-// After settle_and_drain: every record produced was delivered, so one that
-// was not delivered was never produced (never copied out).
-void check_all_delivered(Capture& cap) {
-    auto k = cap.source().counters();
-    CHECK(k.total(KT_CNT_DROPPED) == 0);
-    CHECK(k.total(KT_CNT_PRODUCED) == cap.delivered());
-    CHECK(cap.malformed() == 0);
-}
-
-long int80(long nr, long a = 0, long b = 0, long c = 0) {
-    long ret;
-    asm volatile("int $0x80" : "=a"(ret) : "a"(nr), "b"(a), "c"(b), "d"(c) : "memory");
-    return ret;
-}
-char* low_string(const std::string& s) {
-    void* p = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
-    if (p == MAP_FAILED) return nullptr;
-    return static_cast<char*>(memcpy(p, s.c_str(), s.size() + 1));
-}
 }  // namespace
 
 TEST_CASE("a dropped executable makes no syscall records; its process records still arrive", "[filter]") {
@@ -245,7 +206,7 @@ TEST_CASE("a dropped executable makes no syscall records; its process records st
     pid_t again = run(cap, ktouch, {"ktouch", dir / "by-copy-again"});
     one(cap.events_of(again), "created-file", dir / "by-copy-again");
 
-    settle_and_drain(cap);
+    cap.stop_and_drain();
     check_all_delivered(cap);
     for (const auto& e : cap.all()) {
         if (e.process().pid() == static_cast<uint32_t>(dropped) || e.process().pid() == static_cast<uint32_t>(shell))
@@ -261,7 +222,7 @@ TEST_CASE("a dropped user makes no syscall records", "[filter]") {
     uint64_t filtered_before = syscall_counter(cap, KT_CNT_FILTERED);
     pid_t nobody = cap.spawn([&] {
         drop_to_nobody();
-        return create(dir / "by-nobody") ? 0 : 98;
+        return create_file(dir / "by-nobody") ? 0 : 98;
     });
     auto events = cap.events_of(nobody);
     REQUIRE(cap.exit_status(nobody) == 0);
@@ -269,18 +230,18 @@ TEST_CASE("a dropped user makes no syscall records", "[filter]") {
     one(events, "exited");
     CHECK(syscall_counter(cap, KT_CNT_FILTERED) > filtered_before);
 
-    pid_t root = cap.spawn([&] { return create(dir / "by-root") ? 0 : 98; });
+    pid_t root = cap.spawn([&] { return create_file(dir / "by-root") ? 0 : 98; });
     one(cap.events_of(root), "created-file", dir / "by-root");
 
     REQUIRE(cap.source().apply_drops({}));
     pid_t lifted = cap.spawn([&] {
         drop_to_nobody();
-        return create(dir / "by-nobody-again") ? 0 : 98;
+        return create_file(dir / "by-nobody-again") ? 0 : 98;
     });
     auto lifted_events = cap.events_of(lifted);
     CHECK(one(lifted_events, "created-file", dir / "by-nobody-again").user().id() == kNobody);
 
-    settle_and_drain(cap);
+    cap.stop_and_drain();
     check_all_delivered(cap);
     for (const auto& e : cap.all()) CHECK(e.file().path() != dir / "by-nobody");
 }
@@ -288,7 +249,7 @@ TEST_CASE("a dropped user makes no syscall records", "[filter]") {
 TEST_CASE("dropped syscalls are not traced, in either architecture", "[filter]") {
     TempDir dir;
     std::string f = dir / "f";
-    REQUIRE(create(f));
+    REQUIRE(create_file(f));
     Capture cap;
     REQUIRE(cap.source().apply_drops({.syscalls = {"fchmodat", "chmod", "fchmod", "fchmodat2", "no-such-call"}}));
     auto change = [&] {
@@ -328,9 +289,9 @@ TEST_CASE("a dropped rename still invalidates cached directory verdicts", "[filt
     Capture cap(opts);
     REQUIRE(cap.source().apply_drops({.syscalls = {"rename", "renameat", "renameat2"}}));
     pid_t pid = cap.spawn([&] {
-        if (!create(dir / "plain/a")) return 98;  // plain/ is cached as not watched
+        if (!create_file(dir / "plain/a")) return 98;  // plain/ is cached as not watched
         if (rename((dir / "plain").c_str(), (dir / "watched/moved").c_str()) != 0) return 97;
-        return create(dir / "watched/moved/b") ? 0 : 96;
+        return create_file(dir / "watched/moved/b") ? 0 : 96;
     });
     auto events = cap.events_of(pid);
     REQUIRE(cap.exit_status(pid) == 0);
@@ -349,8 +310,8 @@ TEST_CASE("a dropped path prefix is stopped in the kernel until the drop is lift
     REQUIRE(cap.source().apply_drops({.paths = {dir.path + "/quiet/"}}));
     uint64_t filtered_before = syscall_counter(cap, KT_CNT_FILTERED);
     pid_t pid = cap.spawn([&] {
-        bool ok = create(dir / "quiet/a") && create(dir / "quiet/b") && create(dir / "loud/c") &&
-                  create(dir / "elsewhere/d");
+        bool ok = create_file(dir / "quiet/a") && create_file(dir / "quiet/b") && create_file(dir / "loud/c") &&
+                  create_file(dir / "elsewhere/d");
         return ok ? 0 : 98;
     });
     auto events = cap.events_of(pid);
@@ -362,13 +323,13 @@ TEST_CASE("a dropped path prefix is stopped in the kernel until the drop is lift
     // Lifted: quiet/'s cached verdict must not outlive the drop; the base
     // exclusion stays.
     REQUIRE(cap.source().apply_drops({}));
-    pid = cap.spawn([&] { return create(dir / "quiet/e") && create(dir / "elsewhere/f") ? 0 : 98; });
+    pid = cap.spawn([&] { return create_file(dir / "quiet/e") && create_file(dir / "elsewhere/f") ? 0 : 98; });
     events = cap.events_of(pid);
     REQUIRE(cap.exit_status(pid) == 0);
     one(events, "created-file", dir / "quiet/e");
     CHECK(with_action(events, "created-file").size() == 1);
 
-    settle_and_drain(cap);
+    cap.stop_and_drain();
     check_all_delivered(cap);
     for (const auto& e : cap.all()) {
         CHECK(e.file().path() != dir / "quiet/a");
@@ -397,7 +358,7 @@ TEST_CASE("re-applying drops while capture runs loses nothing that is not droppe
         if (read(go[0], &c, 1) != 1) return 95;
         for (int i = 0; i < kFiles; ++i) {
             std::string p = dir / ("loud/" + std::to_string(i));
-            if (!create(p) || chown(p.c_str(), 0, 0) != 0) return 98;
+            if (!create_file(p) || chown(p.c_str(), 0, 0) != 0) return 98;
         }
         return 0;
     });
@@ -417,7 +378,7 @@ TEST_CASE("re-applying drops while capture runs loses nothing that is not droppe
     REQUIRE(WEXITSTATUS(status) == 0);
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     cap.drain();
-    settle_and_drain(cap);
+    cap.stop_and_drain();
     check_all_delivered(cap);
     std::vector<ktrail::v1::Event> events;
     for (const auto& e : cap.all())

@@ -27,17 +27,6 @@ using ktrail::rules::plan_kernel_drops;
 
 namespace {
 
-bool create(const std::string& path) {
-    int fd = open(path.c_str(), O_CREAT | O_WRONLY, 0644);
-    if (fd < 0) return false;
-    close(fd);
-    return true;
-}
-
-bool is_process_record(const ktrail::v1::Event& e) {
-    return (e.action() == "executed" && e.outcome() == "success") || e.action() == "exited" || e.action() == "forked";
-}
-
 std::shared_ptr<const ktrail::rules::RuleSet> load(const std::string& text) {
     auto r = load_rules_text(text, "kernel.yaml");
     std::string errors;
@@ -84,12 +73,6 @@ uint64_t produced_around(Capture& cap, const std::function<bool()>& action) {
     return after - before;
 }
 
-void settle_and_drain(Capture& cap) {
-    cap.source().detach();
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    cap.drain();
-}
-
 std::string drop_rule(const std::string& prefix) {
     return "- rule: quiet\n  description: d\n  condition: file.path startswith " + prefix + "\n  actions: [drop]\n";
 }
@@ -117,8 +100,8 @@ TEST_CASE("a drop rule's path prefix is stopped in the kernel; the engine drops 
     int tries = 0;
     for (; tries < 50 && quiet_least != 0; ++tries) {
         std::string name = std::to_string(tries);
-        quiet_least = std::min(quiet_least, produced_around(cap, [&] { return create(dir / ("quiet/" + name)); }));
-        loud_least = std::min(loud_least, produced_around(cap, [&] { return create(dir / ("loud/" + name)); }));
+        quiet_least = std::min(quiet_least, produced_around(cap, [&] { return create_file(dir / ("quiet/" + name)); }));
+        loud_least = std::min(loud_least, produced_around(cap, [&] { return create_file(dir / ("loud/" + name)); }));
     }
     INFO(tries << " tries");
     CHECK(quiet_least == 0);
@@ -127,13 +110,13 @@ TEST_CASE("a drop rule's path prefix is stopped in the kernel; the engine drops 
 
     // A child that only creates the quiet file: its only records are its
     // process records; the same child for the loud file has its creation.
-    pid_t quiet = cap.spawn([&] { return create(dir / "quiet/only") ? 0 : 98; });
+    pid_t quiet = cap.spawn([&] { return create_file(dir / "quiet/only") ? 0 : 98; });
     auto quiet_events = cap.events_of(quiet);
     REQUIRE(cap.exit_status(quiet) == 0);
     REQUIRE(std::filesystem::exists(dir / "quiet/only"));
     INFO("quiet child:\n" << describe(quiet_events));
     for (const auto& e : quiet_events) CHECK(is_process_record(e));
-    pid_t loud = cap.spawn([&] { return create(dir / "loud/only") ? 0 : 98; });
+    pid_t loud = cap.spawn([&] { return create_file(dir / "loud/only") ? 0 : 98; });
     auto loud_events = cap.events_of(loud);
     REQUIRE(cap.exit_status(loud) == 0);
     const auto& loud_created = one(loud_events, "created-file", dir / "loud/only");
@@ -149,7 +132,7 @@ TEST_CASE("a drop rule's path prefix is stopped in the kernel; the engine drops 
     CHECK_FALSE(engine.apply(moved, hits));
 
     // Every record produced was delivered: the quiet ones were never produced.
-    settle_and_drain(cap);
+    cap.stop_and_drain();
     auto k = cap.source().counters();
     CHECK(k.total(KT_CNT_DROPPED) == 0);
     CHECK(k.total(KT_CNT_PRODUCED) == cap.delivered());
@@ -164,7 +147,7 @@ TEST_CASE("with the kernel drop lifted, the engine still drops the real event (d
     Capture cap;
     apply(cap, *set);
     REQUIRE(cap.source().apply_drops({}));  // as if the kernel had let it through
-    pid_t pid = cap.spawn([&] { return create(dir / "quiet/a") && create(dir / "loud/b") ? 0 : 98; });
+    pid_t pid = cap.spawn([&] { return create_file(dir / "quiet/a") && create_file(dir / "loud/b") ? 0 : 98; });
     auto events = cap.events_of(pid);
     REQUIRE(cap.exit_status(pid) == 0);
     ktrail::v1::Event quiet = one(events, "created-file", dir / "quiet/a");
@@ -183,9 +166,9 @@ TEST_CASE("the kernel never drops what a path rule keeps: names that only share 
     Capture cap;
     apply(cap, *set);
     pid_t pid = cap.spawn([&] {
-        bool ok = create(dir / "later") && create(dir / "later-sibling") && unlink((dir / "later").c_str()) == 0;
+        bool ok = create_file(dir / "later") && create_file(dir / "later-sibling") && unlink((dir / "later").c_str()) == 0;
         if (ok) std::filesystem::create_directory(dir / "later");
-        return ok && create(dir / "later/inside") ? 0 : 98;
+        return ok && create_file(dir / "later/inside") ? 0 : 98;
     });
     auto events = cap.events_of(pid);
     REQUIRE(cap.exit_status(pid) == 0);
@@ -222,7 +205,7 @@ TEST_CASE("a path rule longer than the kernel's filter takes is applied in users
     }
     Capture cap;
     apply(cap, *set);  // ktraild would refuse to start if this failed
-    pid_t pid = cap.spawn([&] { return create(deep + "/f") ? 0 : 98; });
+    pid_t pid = cap.spawn([&] { return create_file(deep + "/f") ? 0 : 98; });
     auto events = cap.events_of(pid);
     REQUIRE(cap.exit_status(pid) == 0);
     ktrail::v1::Event ev = one(events, "created-file", deep + "/f");
