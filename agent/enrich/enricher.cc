@@ -63,9 +63,9 @@ void Enricher::fill_process(v1::Process& out, const ProcessInfo& p) {
 void Enricher::fill_container(v1::Event& ev, const ProcessInfo& p, uint64_t cgroup_id) {
     // The event's own cgroup first (a process can be moved), then what
     // /proc said (v1 hierarchies on hybrid hosts).
-    const std::string& id = cgroup_id ? cgroups_.container_for(cgroup_id) : p.container_id;
-    if (!id.empty()) ev.set_container_id(id);
-    else if (!p.container_id.empty()) ev.set_container_id(p.container_id);
+    const std::string* id = cgroup_id ? &cgroups_.container_for(cgroup_id) : &p.container_id;
+    if (id->empty()) id = &p.container_id;
+    if (!id->empty()) ev.set_container_id(*id);
 }
 
 void Enricher::fill_names(v1::Event& ev) {

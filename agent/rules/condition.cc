@@ -290,7 +290,10 @@ bool match_string(Op op, const Node& n, std::string_view s) {
             if (s.find(v.text) != std::string_view::npos) return true;
         return false;
     case Op::kGlob: {
-        std::string z(s);  // fnmatch needs a terminated string
+        // fnmatch needs a terminated string (file.name is a slice): one
+        // buffer, reused, not an allocation per event.
+        thread_local std::string z;
+        z.assign(s);
         for (const auto& v : n.values)
             if (fnmatch(v.text.c_str(), z.c_str(), 0) == 0) return true;
         return false;
