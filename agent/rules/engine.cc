@@ -40,8 +40,7 @@ void structure_key(const Node& n, std::string& out) {
 // Whether a condition reads what apply() changes as it goes from rule to rule
 // (tags, severity, ...): such a part is never shared.
 bool reads_annotations(const Node& n) {
-    static constexpr std::string_view kAnnotations[] = {"tags", "event.severity", "threat.technique.id", "rule.id",
-                                                        "rule.name"};
+    static constexpr std::string_view kAnnotations[] = {"tags", "event.severity"};  // the fields apply() sets
     if (n.kind == Node::Kind::kCompare && std::ranges::find(kAnnotations, n.field_name) != std::end(kAnnotations))
         return true;
     return std::ranges::any_of(n.kids, [](const auto& k) { return reads_annotations(*k); });
