@@ -161,7 +161,7 @@ Result<void> Agent::apply_rules(std::shared_ptr<const rules::RuleSet> set) {
     std::vector<std::string> watch = base_bpf_.watch;
     watch.insert(watch.end(), set->watch.begin(), set->watch.end());
     auto filter = bpf::build_path_filter(watch, base_bpf_.exclude);
-    if (!filter) return fail(fmt::format("the rules' watched paths: {}", filter.error().message));
+    if (!filter) return fail(fmt::format("a watch: item in the ktrail rules: {}", filter.error().message));
     bpf::KernelDrops drops{plan.paths, plan.syscalls, plan.executables, plan.uids, set->watch};
     if (auto ok = source_->apply_drops(drops); !ok) return ok;
     path_filter_ = std::make_unique<bpf::AgentPathFilter>(std::move(*filter), base_bpf_.watched_only);
@@ -177,7 +177,7 @@ Result<void> Agent::reload_rules() {
     if (!loaded.set) {
         ++stats_.reload_failures;
         for (const auto& e : loaded.errors) spdlog::error("{}", e.to_string());
-        return fail(fmt::format("{} error(s) in the ktrail rules: the running rules stay", loaded.errors.size()));
+        return fail(fmt::format("{} error(s) in the ktrail rules (logged above): the running rules stay; fix them and send SIGHUP again", loaded.errors.size()));
     }
     if (auto ok = apply_rules(loaded.set); !ok) {
         ++stats_.reload_failures;
