@@ -24,11 +24,21 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options) {
     a->host_ = *host;
 
     std::vector<std::string> outputs = options.outputs.empty() ? std::vector<std::string>{"stdout"} : options.outputs;
+    std::string collector;
     for (const auto& spec : outputs) {
+        if (spec.starts_with("collector:")) {
+            if (!collector.empty()) return fail("only one collector: output is supported");
+            collector = spec.substr(10);
+            if (collector.find(':') == std::string::npos)
+                return fail(fmt::format("--output {} needs a port: collector:HOST:PORT", spec));
+            continue;
+        }
         auto sink = open_sink(spec);
         if (!sink) return std::unexpected(sink.error());
         a->sinks_.push_back(std::move(*sink));
     }
+    if (!collector.empty())
+        if (auto ok = a->open_spool(options, collector); !ok) return std::unexpected(ok.error());
     a->decoder_ = std::make_unique<bpf::Decoder>(
         bpf::DecodeContext{bpf::own_mount_namespace(), &a->clock_});
     a->enricher_ = std::make_unique<Enricher>(a->host_.boot_id, &a->clock_);
@@ -104,7 +114,57 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options) {
     return a;
 }
 
+Result<void> Agent::open_spool(const AgentOptions& options, const std::string& collector) {
+    auto key = chain::SigningKey::load_or_create(options.state_dir + "/agent.key");
+    if (!key) return std::unexpected(key.error());
+    key_ = std::move(*key);
+    spool::Options so;
+    so.dir = options.spool_dir.empty() ? options.state_dir + "/spool" : options.spool_dir;
+    so.max_bytes = options.spool_max_bytes;
+    // Whole segments are what acks free: keep several within the cap.
+    so.segment_bytes = std::clamp<uint64_t>(so.max_bytes / 8, 64 * 1024, 16ull << 20);
+    if (so.max_bytes < 512 * 1024) return fail("--spool-max-bytes must be at least 512K");
+    spool::Recovery r;
+    auto spool = spool::Spool::open(so, &r);
+    if (!spool) return std::unexpected(spool.error());
+    spool_ = std::move(*spool);
+    sequence_ = r.last_sequence;
+    checkpoint_sequence_ = r.last_sequence;
+    spdlog::info("spool {}: continuing after sequence {} ({} acknowledged by the collector, {} bytes waiting)", so.dir,
+                 r.last_sequence, r.acked, spool_->bytes());
+    if (r.damaged_bytes)
+        spdlog::warn("spool {}: cut {} damaged byte(s) ({} record(s)) from the tail of the newest segment", so.dir,
+                     r.damaged_bytes, r.damaged_records);
+    auto client = forward::CollectorClient::connect({collector, options.tls});
+    if (!client) return std::unexpected(client.error());
+    forwarder_ = std::make_unique<forward::Forwarder>(
+        *spool_, std::move(*client),
+        forward::Identity{host_.agent_id, host_.machine_id, host_.hostname, key_->public_key()});
+    return {};
+}
+
+void Agent::spool_tick(bool checkpoint) {
+    if (spool_lost_pending_ && spool_->has_room(1024, true)) {
+        uint64_t n = std::exchange(spool_lost_pending_, 0);
+        emit_lost("spool-full", n);
+    }
+    if (checkpoint && spool_->last_sequence() != checkpoint_sequence_) {
+        int64_t now = BootClock::now_unix_ns();
+        uint64_t seq = spool_->last_sequence();
+        auto sig = key_->sign(chain::checkpoint_message(host_.agent_id, seq, spool_->head(), now));
+        if (auto ok = spool_->append_checkpoint(seq, spool_->head(), now, sig); ok) checkpoint_sequence_ = seq;
+    }
+    if (auto ok = spool_->commit(); !ok) {
+        if (!spool_error_) spdlog::error("spool: {}; events wait in memory (within --spool-max-bytes)", ok.error().message);
+        spool_error_ = ok.error();
+    } else if (spool_error_) {
+        spdlog::info("spool: writing again");
+        spool_error_.reset();
+    }
+}
+
 Agent::~Agent() {
+    forwarder_.reset();
     audit_rules_.unload();  // exactly the rules ktraild added
     audit_.reset();         // hands the kernel's audit state back
     if (epoll_fd_ >= 0) close(epoll_fd_);
@@ -226,10 +286,11 @@ void Agent::on_record(std::span<const uint8_t> rec) {
     process(ev);
 }
 
-void Agent::emit(v1::Event& ev) {
-    ev.set_sequence(++sequence_);
+void Agent::emit(v1::Event& ev, bool from_reserve) {
+    uint64_t sequence = sequence_ + 1;
+    ev.set_sequence(sequence);
     char seq[24];
-    auto [end, ec] = std::to_chars(seq, seq + sizeof(seq), sequence_);
+    auto [end, ec] = std::to_chars(seq, seq + sizeof(seq), sequence);
     std::string* id = ev.mutable_id();
     id->assign(host_.agent_id).append(1, ':').append(seq, end);
     auto* h = ev.mutable_host();
@@ -239,8 +300,25 @@ void Agent::emit(v1::Event& ev) {
     auto* a = ev.mutable_agent();
     a->set_id(host_.agent_id);
     a->set_version(kVersion);
-    append_json(ev, out_);
+    if (spool_) {
+        // The spool takes the event first: a full spool drops it before it
+        // has a sequence number, and the count is reported once there is room.
+        raw_.clear();
+        ev.AppendToString(&raw_);
+        if (!spool_->has_room(raw_.size(), from_reserve)) {
+            ++spool_lost_pending_;
+            ++stats_.spool_full_lost;
+            return;
+        }
+        if (auto ok = spool_->append_event(sequence, raw_); !ok && !spool_error_) {
+            spdlog::error("spool: {}; events wait in memory (within --spool-max-bytes)", ok.error().message);
+            spool_error_ = ok.error();
+        }
+    }
+    sequence_ = sequence;
     ++stats_.emitted;
+    if (sinks_.empty()) return;
+    append_json(ev, out_);
     // A fast producer can keep the ring non-empty for a long time: bound the
     // batch rather than the poll round.
     if (out_.size() >= kBatchBytes) {
@@ -260,7 +338,7 @@ void Agent::emit_agent_event(const char* action, const char* type) {
     emit(ev);
 }
 
-void Agent::emit_lost(const char* stage, uint64_t count) {
+void Agent::emit_lost(const char* stage, uint64_t count, uint64_t first_sequence, uint64_t last_sequence) {
     v1::Event ev;
     ev.set_time_ns(BootClock::now_unix_ns());
     ev.set_kind("event");
@@ -271,7 +349,11 @@ void Agent::emit_lost(const char* stage, uint64_t count) {
     ev.set_outcome("failure");
     ev.mutable_ktrail()->set_lost_stage(stage);
     ev.mutable_ktrail()->set_lost_count(count);
-    emit(ev);
+    if (first_sequence) {
+        ev.mutable_ktrail()->set_lost_first_sequence(first_sequence);
+        ev.mutable_ktrail()->set_lost_last_sequence(last_sequence);
+    }
+    emit(ev, true);
     spdlog::warn("{} events lost at stage {}", count, stage);
 }
 
@@ -288,6 +370,12 @@ void Agent::check_losses() {
     if (dropped > stats_.kernel_dropped) {
         emit_lost("kernel-ringbuf", dropped - stats_.kernel_dropped);
         stats_.kernel_dropped = dropped;
+    }
+    if (forwarder_) {
+        for (const auto& r : forwarder_->take_damaged()) {
+            stats_.spool_damaged += r.last - r.first + 1;
+            emit_lost("spool-damaged", r.last - r.first + 1, r.first, r.last);
+        }
     }
     if (stats_.decode_errors > decode_errors_reported_) {
         emit_lost("decode", stats_.decode_errors - decode_errors_reported_);
@@ -311,8 +399,11 @@ Result<void> Agent::run(const std::atomic<bool>& stop, std::atomic<bool>* reload
     spdlog::info("ktraild {} started: agent {} on {}; programs attached: {}; audit: {}", kVersion, host_.agent_id,
                  host_.hostname, programs, audit_ ? std::string(audit::to_string(audit_->mode())) : "off");
     emit_agent_event("agent-started", "start");
+    if (forwarder_) forwarder_->start();
     auto last_check = Clock::now();
     auto last_clock = Clock::now();
+    auto last_commit = Clock::now();
+    auto last_checkpoint = Clock::now();
     Result<void> status;
     while (!stop.load(std::memory_order_relaxed)) {
         if (auto ok = wait_and_read(50); !ok) {
@@ -324,6 +415,12 @@ Result<void> Agent::run(const std::atomic<bool>& stop, std::atomic<bool>* reload
             check_losses();
             enricher_->tick(std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count());
             last_check = now;
+        }
+        if (spool_ && now - last_commit >= kCommitInterval) {
+            bool checkpoint = now - last_checkpoint >= std::chrono::seconds(1);
+            spool_tick(checkpoint);
+            last_commit = now;
+            if (checkpoint) last_checkpoint = now;
         }
         if (now - last_clock >= std::chrono::seconds(10)) {
             clock_.refresh();
@@ -356,6 +453,18 @@ Result<void> Agent::run(const std::atomic<bool>& stop, std::atomic<bool>* reload
     check_losses();
     emit_agent_event("agent-stopped", "end");
     auto flushed = flush();
+    if (spool_) {
+        spool_tick(true);
+        // What is durable is delivered now if the collector answers; the rest
+        // waits in the spool for the next start.
+        forwarder_->stop(std::chrono::seconds(5));
+        const auto& f = forwarder_->stats();
+        spdlog::info("spool: last sequence {}, acknowledged through {}, {} bytes waiting; forwarded {} events in {} "
+                     "batches ({} retries, {} duplicates); full-spool losses {}, damaged {} ({} bytes skipped)",
+                     spool_->last_sequence(), spool_->acked(), spool_->bytes(), f.events.load(), f.batches.load(),
+                     f.retries.load(), f.duplicates.load(), stats_.spool_full_lost, stats_.spool_damaged,
+                     forwarder_->damaged_bytes());
+    }
     auto k = source_->counters();
     spdlog::info("ktraild stopped: produced {}, delivered {}, dropped {}, filtered in kernel {}, filtered in agent {}, "
                  "malformed {}, audit events {} ({} of its own, not reported), audit malformed {}, audit socket overruns {}, emitted {}",

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,7 +19,10 @@
 #include "enrich/host.h"
 
 #include "ktrail/v1/event.pb.h"
+#include "forward/forwarder.h"
 #include "output/sink.h"
+#include "spool/chain.h"
+#include "spool/spool.h"
 #include "rules/engine.h"
 #include "source/audit/audit_rules.h"
 #include "source/audit/audit_source.h"
@@ -41,6 +45,10 @@ struct AgentOptions {
     std::vector<std::string> ktrail_rules; // ktrail rule files (*.yaml) or directories
     bool default_rules = true;             // load KTRAIL_DEFAULT_RULES_DIR first
     audit::ParseOptions audit_rule_options;
+    // collector:HOST:PORT outputs go through the spool.
+    std::string spool_dir;                 // empty: STATE/spool
+    uint64_t spool_max_bytes = 1ull << 30;
+    forward::TlsFiles tls{"/etc/ktrail/tls/ca.crt", "/etc/ktrail/tls/agent.crt", "/etc/ktrail/tls/agent.key"};
 };
 
 struct AgentStats {
@@ -54,6 +62,8 @@ struct AgentStats {
     uint64_t rule_dropped = 0;    // events the rules dropped in userspace
     uint64_t reloads = 0;         // rule reloads that took effect
     uint64_t reload_failures = 0; // rule reloads refused (the old rules kept running)
+    uint64_t spool_full_lost = 0; // events a full spool could not take (reported as events-lost)
+    uint64_t spool_damaged = 0;   // sequence numbers lost to damaged spool records
 };
 
 class Agent {
@@ -83,9 +93,14 @@ private:
     // Rules, then out: a dropped event takes no sequence number.
     void process(v1::Event& ev);
     Result<void> apply_rules(std::shared_ptr<const rules::RuleSet> set);
-    void emit(v1::Event& ev);
+    // Stamps the sequence and identity, spools, and writes to the sinks.
+    // `from_reserve`: may use the spool's room kept for loss reports.
+    void emit(v1::Event& ev, bool from_reserve = false);
     void emit_agent_event(const char* action, const char* type);
-    void emit_lost(const char* stage, uint64_t count);
+    void emit_lost(const char* stage, uint64_t count, uint64_t first_sequence = 0, uint64_t last_sequence = 0);
+    Result<void> open_spool(const AgentOptions& options, const std::string& collector);
+    // Group commit every kCommitInterval, a signed checkpoint every second.
+    void spool_tick(bool checkpoint);
     void check_losses();
     Result<void> flush();
 
@@ -107,6 +122,15 @@ private:
     uint32_t audit_lost_seen_ = 0;  // the kernel's audit lost counter, last read
     int epoll_fd_ = -1;
     std::vector<std::unique_ptr<Sink>> sinks_;
+    // The collector path: spool (durable, chained) -> forwarder thread.
+    std::unique_ptr<spool::Spool> spool_;
+    std::unique_ptr<forward::Forwarder> forwarder_;
+    std::optional<chain::SigningKey> key_;
+    std::string raw_;                      // the event's bytes, as spooled and hashed
+    uint64_t checkpoint_sequence_ = 0;     // the last sequence a checkpoint signed
+    uint64_t spool_lost_pending_ = 0;      // dropped while full, not reported yet
+    std::optional<Error> spool_error_;
+    static constexpr std::chrono::milliseconds kCommitInterval{50};
     // One Event, cleared and refilled for every event: its sub-messages and
     // strings keep their capacity (event.proto's optional message fields),
     // so steady state allocates nothing.

@@ -30,6 +30,21 @@ void add_rule_path(const std::string& path, AgentOptions& o) {
     if (audit || !yaml) o.audit_rules.push_back(path);  // an empty directory: say so there
 }
 
+// "64M", "1G", "65536": bytes.
+Result<uint64_t> parse_size(std::string_view name, const std::string& v) {
+    uint64_t n = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    std::string_view unit(p, v.data() + v.size());
+    uint64_t mult = unit.empty() || unit == "B" ? 1
+                    : unit == "K" || unit == "KiB" ? 1ull << 10
+                    : unit == "M" || unit == "MiB" ? 1ull << 20
+                    : unit == "G" || unit == "GiB" ? 1ull << 30
+                                                   : 0;
+    if (ec != std::errc() || mult == 0 || p == v.data())
+        return fail(fmt::format("{} takes a size like 512M or 2G, not '{}'", name, v));
+    return n * mult;
+}
+
 }  // namespace
 
 const char* usage() {
@@ -39,8 +54,19 @@ Captures file, permission, process and kernel-module events with eBPF, and
 logins, authentication and account changes from the Linux audit stream, and
 writes one JSON event (ECS field names) per line.
 
-  --output SPEC        where events go: stdout (default) or file:PATH; repeatable
-  --state DIR          agent state (agent id); default /var/lib/ktrail
+  --output SPEC        where events go: stdout (default), file:PATH, or
+                       collector:HOST:PORT (through the spool, over mutual TLS);
+                       repeatable
+  --state DIR          agent state (agent id, signing key); default /var/lib/ktrail
+  --spool DIR          the write-ahead spool for collector:; default STATE/spool
+  --spool-max-bytes N  the spool's cap (default 1G); past it new events are
+                       counted and reported in one events-lost event
+  --spool-full POLICY  what a full spool does: drop-newest (the only policy)
+  --tls-ca FILE        the CA of the collector's certificate (default
+                       /etc/ktrail/tls/ca.crt)
+  --tls-cert FILE      this agent's certificate, its CN naming this host
+                       (default /etc/ktrail/tls/agent.crt)
+  --tls-key FILE       its private key (default /etc/ktrail/tls/agent.key)
   --watch PATH         also capture reads under PATH; repeatable
   --exclude PATH       capture nothing under PATH; repeatable
   --watched-only       capture only under --watch paths
@@ -107,6 +133,27 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
         } else if (is("--output")) {
             KT_TAKE("--output");
             cl.agent.outputs.push_back(value);
+        } else if (is("--spool-max-bytes")) {
+            KT_TAKE("--spool-max-bytes");
+            auto n = parse_size("--spool-max-bytes", value);
+            if (!n) return std::unexpected(n.error());
+            cl.agent.spool_max_bytes = *n;
+        } else if (is("--spool-full")) {
+            KT_TAKE("--spool-full");
+            if (value != "drop-newest")
+                return fail(fmt::format("--spool-full takes drop-newest, not '{}'", value));
+        } else if (is("--spool")) {
+            KT_TAKE("--spool");
+            cl.agent.spool_dir = value;
+        } else if (is("--tls-ca")) {
+            KT_TAKE("--tls-ca");
+            cl.agent.tls.ca = value;
+        } else if (is("--tls-cert")) {
+            KT_TAKE("--tls-cert");
+            cl.agent.tls.cert = value;
+        } else if (is("--tls-key")) {
+            KT_TAKE("--tls-key");
+            cl.agent.tls.key = value;
         } else if (is("--state")) {
             KT_TAKE("--state");
             cl.agent.state_dir = value;

@@ -243,6 +243,12 @@ void write_ktrail(JsonWriter& w, const v1::Ktrail& k) {
         w.value(k.lost_stage());
         w.key("count");
         w.value(k.lost_count());
+        if (k.lost_first_sequence()) {
+            w.key("first_sequence");
+            w.value(k.lost_first_sequence());
+            w.key("last_sequence");
+            w.value(k.lost_last_sequence());
+        }
         w.end_object();
     }
     w.end_object();

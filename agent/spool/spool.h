@@ -5,7 +5,8 @@
 //   "KTSPOOL1" then records: u32 length, u32 CRC32C(payload), payload
 //   payload: u8 type 1 (event):      u64 sequence, 32-byte chain hash, event bytes
 //            u8 type 2 (checkpoint): u64 sequence, 32-byte head, i64 time_ns, 64-byte signature
-//   (integers little-endian). DIR/acked holds the acknowledged sequence.
+//   (integers little-endian). DIR/acked holds the acknowledged sequence and
+//   its chain hash, so the chain continues even when every segment is gone.
 //
 // One writer (the agent's loop) appends and commits (write + fdatasync, every
 // `commit_interval`); one reader (the forwarder thread) reads what is durable
@@ -14,6 +15,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -67,6 +69,8 @@ public:
                         std::vector<LostRange>& damaged);
     // Goes back to just after `sequence` (after a failed send).
     void rewind(uint64_t sequence);
+    uint64_t damaged_bytes() const;    // skipped as corrupt so far
+    uint64_t damaged_records() const;  // records that failed their CRC
 
 private:
     struct Impl;
@@ -82,7 +86,8 @@ public:
     // --- writer side (one thread) ---
     // False when `bytes` more would pass max_bytes: the caller counts the
     // event as lost (the events-lost event that reports it has room kept).
-    bool has_room(size_t bytes) const;
+    // `from_reserve`: may use the room kept for events-lost and checkpoints.
+    bool has_room(size_t bytes, bool from_reserve = false) const;
     // Hashes `event_bytes` onto the chain as `sequence` (last_sequence()+1).
     Result<void> append_event(uint64_t sequence, std::string_view event_bytes);
     Result<void> append_checkpoint(uint64_t sequence, const chain::Hash& head, int64_t time_ns,
@@ -94,18 +99,21 @@ public:
 
     // --- reader side (any thread) ---
     uint64_t durable_sequence() const { return durable_.load(std::memory_order_acquire); }
-    // Everything up to `sequence` is in the store: persist that and delete
-    // the segments it covers.
-    Result<void> ack(uint64_t sequence);
+    // Everything up to `sequence` (whose chain hash is `hash`) is in the
+    // store: persist that and delete the segments it covers.
+    Result<void> ack(uint64_t sequence, const chain::Hash& hash);
     uint64_t acked() const { return acked_.load(std::memory_order_acquire); }
+    chain::Hash acked_hash() const;  // the chain hash at acked()
     uint64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
     const std::string& dir() const { return options_.dir; }
 
 private:
     friend class Reader;
     Spool() = default;
-    Result<void> roll(uint64_t first_sequence);
+    Result<void> roll();
     Result<void> write_buffer();
+    Result<void> recover(Recovery& r);
+    void publish_durable();
 
     Options options_;
     int fd_ = -1;                       // the segment being written
@@ -115,8 +123,11 @@ private:
     std::string buf_;                   // appended, not yet written
     std::atomic<uint64_t> durable_{0};  // last event sequence fdatasynced
     std::atomic<uint64_t> acked_{0};
+    chain::Hash acked_hash_ = chain::kGenesis;  // guarded by segments_mu_
     std::atomic<uint64_t> bytes_{0};    // on disk + buffered
-    mutable std::mutex segments_mu_;    // guards segments_ (writer rolls, reader acks)
+    mutable std::mutex segments_mu_;    // guards segments_ and the durable position
+    uint64_t durable_segment_ = 0;      // first_sequence of the segment durable_offset_ is in
+    uint64_t durable_offset_ = 0;       // readers stop there (never a half-written record)
     struct Segment {
         uint64_t first_sequence;
         std::string path;
