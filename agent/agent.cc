@@ -384,6 +384,12 @@ void Agent::check_losses() {
 }
 
 Result<void> Agent::flush() {
+    // The spool first: an event a sink has shown is one the spool has.
+    if (spool_)
+        if (auto ok = spool_->write(); !ok && !spool_error_) {
+            spdlog::error("spool: {}; events wait in memory (within --spool-max-bytes)", ok.error().message);
+            spool_error_ = ok.error();
+        }
     for (auto& sink : sinks_) {
         if (auto ok = sink->write(out_); !ok) return ok;
         if (auto ok = sink->flush(); !ok) return ok;

@@ -92,6 +92,9 @@ public:
     Result<void> append_event(uint64_t sequence, std::string_view event_bytes);
     Result<void> append_checkpoint(uint64_t sequence, const chain::Hash& head, int64_t time_ns,
                                    std::string_view signature);
+    // Hands what is buffered to the kernel (it survives the agent being
+    // killed, not the host crashing).
+    Result<void> write() { return write_buffer(); }
     // Writes what is buffered and fdatasyncs it; then readers may see it.
     Result<void> commit();
     uint64_t last_sequence() const { return last_sequence_; }

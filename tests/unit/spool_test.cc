@@ -226,7 +226,10 @@ TEST_CASE("the cap leaves room only for the loss report", "[spool]") {
     TempSpoolDir dir;
     auto s = open_spool(dir.path, nullptr, 64 * 1024, 512 * 1024);
     uint64_t seq = 0;
-    while (s->has_room(event_bytes(seq + 1).size())) REQUIRE(s->append_event(++seq, event_bytes(seq)).has_value());
+    while (s->has_room(event_bytes(seq + 1).size())) {
+        ++seq;
+        REQUIRE(s->append_event(seq, event_bytes(seq)).has_value());
+    }
     CHECK(seq > 1000);
     CHECK(s->bytes() <= 512 * 1024);
     CHECK(s->has_room(200, true));  // the events-lost event still fits
