@@ -144,7 +144,9 @@ Result<void> Agent::open_spool(const AgentOptions& options, const std::string& c
 }
 
 void Agent::spool_tick(bool checkpoint) {
-    if (spool_lost_pending_ && spool_->has_room(1024, true)) {
+    // One report per episode, once the collector has caught up enough for
+    // new events to fit again (the report itself may use the reserve).
+    if (spool_lost_pending_ && spool_->has_room(1024)) {
         uint64_t n = std::exchange(spool_lost_pending_, 0);
         emit_lost("spool-full", n);
     }
@@ -306,7 +308,9 @@ void Agent::emit(v1::Event& ev, bool from_reserve) {
         raw_.clear();
         ev.AppendToString(&raw_);
         if (!spool_->has_room(raw_.size(), from_reserve)) {
-            ++spool_lost_pending_;
+            if (spool_lost_pending_++ == 0)
+                spdlog::warn("spool full ({} bytes, --spool-max-bytes): new events are dropped and counted until the "
+                             "collector catches up", spool_->bytes());
             ++stats_.spool_full_lost;
             return;
         }
@@ -335,7 +339,7 @@ void Agent::emit_agent_event(const char* action, const char* type) {
     ev.add_category("host");
     ev.add_type(type);
     ev.set_outcome("success");
-    emit(ev);
+    emit(ev, true);  // the agent's own start and stop are never dropped for a full spool
 }
 
 void Agent::emit_lost(const char* stage, uint64_t count, uint64_t first_sequence, uint64_t last_sequence) {
@@ -457,13 +461,20 @@ Result<void> Agent::run(const std::atomic<bool>& stop, std::atomic<bool>* reload
     (void)source_->poll(0);
     handle_audit_until(INT64_MAX);
     check_losses();
+    if (spool_) {
+        // Deliver what is durable now if the collector answers (that makes
+        // room); a full-spool loss still unreported is then written, from the
+        // reserve if need be, so its count outlives this process.
+        spool_tick(false);
+        forwarder_->flush(std::chrono::seconds(5));
+        if (spool_lost_pending_) emit_lost("spool-full", std::exchange(spool_lost_pending_, 0));
+    }
     emit_agent_event("agent-stopped", "end");
     auto flushed = flush();
     if (spool_) {
         spool_tick(true);
-        // What is durable is delivered now if the collector answers; the rest
-        // waits in the spool for the next start.
-        forwarder_->stop(std::chrono::seconds(5));
+        forwarder_->flush(std::chrono::seconds(2));  // the rest waits in the spool for the next start
+        forwarder_->stop(std::chrono::milliseconds(0));
         const auto& f = forwarder_->stats();
         spdlog::info("spool: last sequence {}, acknowledged through {}, {} bytes waiting; forwarded {} events in {} "
                      "batches ({} retries, {} duplicates); full-spool losses {}, damaged {} ({} bytes skipped)",

@@ -1,20 +1,28 @@
-// ktrail: the command line for people and scripts. This stage has
-// `ktrail rules check` for ktrail rule files (YAML) and admins' audit rules
-// (auditctl syntax).
+// ktrail: the command line for people and scripts: `ktrail query` and
+// `ktrail verify` over the central store, and `ktrail rules check` for ktrail
+// rule files (YAML) and admins' audit rules (auditctl syntax).
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "query.h"
 #include "rules/analysis.h"
 #include "rules/rule_set.h"
 #include "source/audit/audit_rules.h"
+#include "verify_cmd.h"
 
 namespace {
 
 const char* kUsage =
-    "usage: ktrail rules check FILE...\n"
+    "usage: ktrail query [--store URL] [--since T] [--until T] [--host H] [--user U] [--action A]\n"
+    "                    [--path GLOB] [--outcome success|failure|unknown] [--session ID] [--limit N] [--json]\n"
+    "       ktrail verify [--store URL] [--host H] [--json]\n"
+    "       ktrail rules check FILE...\n"
     "\n"
+    "  query         the stored events that match, newest first (ktrail query --help)\n"
+    "  verify        check the stored events against each agent's hash chain and signed\n"
+    "                checkpoints: per host ok, gaps or tampered (ktrail verify --help)\n"
     "  rules check   check rule files without touching the kernel: ktrail rules (*.yaml,\n"
     "                *.yml, checked together, as ktraild loads them) and audit rules\n"
     "                (auditctl syntax, any other file); every error as FILE:LINE[:COLUMN]:\n"
@@ -56,6 +64,8 @@ int rules_check(const std::vector<std::string>& files) {
 
 int main(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
+    if (!args.empty() && args[0] == "query") return ktrail::cli::query_main({args.begin() + 1, args.end()});
+    if (!args.empty() && args[0] == "verify") return ktrail::cli::verify_main({args.begin() + 1, args.end()});
     if (args.size() >= 2 && args[0] == "rules" && args[1] == "check")
         return rules_check(std::vector<std::string>(args.begin() + 2, args.end()));
     if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) {

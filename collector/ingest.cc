@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <limits>
+#include <system_error>
+#include <thread>
 #include <utility>
 
 namespace ktrail::collector {
@@ -23,6 +25,9 @@ std::string printable(std::string_view s) {
     if (s.size() > 100) out += "...";
     return out;
 }
+
+// From this many events on, a batch is parsed by two threads.
+constexpr uint64_t kParallelEvents = 256;
 
 // Enough of a hash to tell two apart in a message.
 std::string short_hex(const chain::Hash& h) { return chain::to_hex(h).substr(0, 16); }
@@ -109,39 +114,65 @@ std::expected<CheckedBatch, IngestError> check_batch(v1::Batch batch, std::strin
     c.agent.host_name = host;
     c.agent.public_key = batch.public_key();
 
-    // Each event is parsed once, into one reused message; its bytes move
-    // into the row.
-    c.rows.reserve(n);
-    v1::Event ev;
+    // Each event is parsed once, its bytes moved into its row. A big batch
+    // is parsed in two halves at once (the second on another core); then the
+    // chain is hashed in order.
+    auto parse = [&](uint64_t from, uint64_t to) -> std::optional<IngestError> {
+        v1::Event ev;
+        for (uint64_t i = from; i < to; ++i) {
+            const uint64_t seq = first + i;
+            std::string& raw = *batch.mutable_events(static_cast<int>(i));
+            ev.Clear();
+            if (!ev.ParseFromString(raw))
+                return IngestError{Code::invalid_argument, fmt::format("{}: event {} ({} bytes) is not a "
+                                                                       "ktrail.v1.Event",
+                                                                       c.where, seq, raw.size())};
+            if (ev.sequence() != seq)
+                return IngestError{Code::invalid_argument,
+                                   fmt::format("{}: the event at position {} has sequence {}, expected {}", c.where,
+                                               i, ev.sequence(), seq)};
+            if (ev.agent().id() != agent_id)
+                return IngestError{Code::invalid_argument,
+                                   fmt::format("{}: event {} has agent.id '{}', not the batch's", c.where, seq,
+                                               printable(ev.agent().id()))};
+            if (ev.host().name() != host)
+                return IngestError{Code::permission_denied,
+                                   fmt::format("{}: event {} has host.name '{}'; an agent may only send its own "
+                                               "host's events",
+                                               c.where, seq, printable(ev.host().name()))};
+            c.rows[i] = store::make_row(ev, std::move(raw), chain::kGenesis);
+        }
+        return std::nullopt;
+    };
+    c.rows.resize(n);
+    std::optional<IngestError> err;
+    std::thread second;
+    std::optional<IngestError> second_err;
+    if (n >= kParallelEvents) {
+        try {
+            second = std::thread([&] { second_err = parse(n / 2, n); });
+        } catch (const std::system_error&) {
+            // no thread to be had: parse it all here
+        }
+    }
+    err = parse(0, second.joinable() ? n / 2 : n);
+    if (second.joinable()) second.join();
+    if (!err) err = std::move(second_err);
+    if (err) return std::unexpected(std::move(*err));
+
     chain::Hash h = c.prev.value_or(chain::kGenesis);
     for (uint64_t i = 0; i < n; ++i) {
-        const uint64_t seq = first + i;
-        std::string& raw = *batch.mutable_events(static_cast<int>(i));
-        ev.Clear();
-        if (!ev.ParseFromString(raw))
-            return refuse(Code::invalid_argument,
-                          fmt::format("{}: event {} ({} bytes) is not a ktrail.v1.Event", c.where, seq, raw.size()));
-        if (ev.sequence() != seq)
-            return refuse(Code::invalid_argument,
-                          fmt::format("{}: the event at position {} has sequence {}, expected {}", c.where, i,
-                                      ev.sequence(), seq));
-        if (ev.agent().id() != agent_id)
-            return refuse(Code::invalid_argument, fmt::format("{}: event {} has agent.id '{}', not the batch's", c.where,
-                                                              seq, printable(ev.agent().id())));
-        if (ev.host().name() != host)
-            return refuse(Code::permission_denied,
-                          fmt::format("{}: event {} has host.name '{}'; an agent may only send its own host's events",
-                                      c.where, seq, printable(ev.host().name())));
+        store::Row& row = c.rows[i];
         if (i == 0 && !c.prev) {
             h = **anchor;  // after a gap: the agent's recorded hash of this event
         } else {
-            h = chain::next(h, raw);
+            h = chain::next(h, row.raw);
             if (i == 0 && *anchor && h != **anchor)
                 return refuse(Code::invalid_argument,
                               fmt::format("{}: first_hash {} is not the chain hash of event {} ({})", c.where,
-                                          short_hex(**anchor), seq, short_hex(h)));
+                                          short_hex(**anchor), first, short_hex(h)));
         }
-        c.rows.push_back(store::make_row(ev, std::move(raw), h));
+        row.hash = h;
     }
 
     c.checkpoints.reserve(batch.checkpoints_size());

@@ -41,8 +41,29 @@ std::vector<spool::LostRange> Forwarder::take_damaged() {
 }
 
 void Forwarder::sleep_for(std::chrono::milliseconds d) {
+    // A stop request wakes a sleep once (a last prompt attempt); sleeps
+    // while draining are bounded by the drain deadline instead.
     std::unique_lock lock(mu_);
-    cv_.wait_for(lock, d, [this] { return stopping_.load(); });
+    if (stopping_.load()) {
+        auto left = std::chrono::nanoseconds(drain_until_ns_.load() - now_ns());
+        cv_.wait_for(lock, std::min<std::chrono::nanoseconds>(d, std::max(left, std::chrono::nanoseconds(0))));
+        return;
+    }
+    cv_.wait_for(lock, d, [this] { return stopping_.load() || hurry_.exchange(false); });
+}
+
+bool Forwarder::flush(std::chrono::milliseconds limit) {
+    auto until = std::chrono::steady_clock::now() + limit;
+    while (spool_.acked() < spool_.durable_sequence()) {
+        if (std::chrono::steady_clock::now() >= until) return false;
+        {
+            std::lock_guard lock(mu_);
+            hurry_.store(true);
+        }
+        cv_.notify_all();
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return true;
 }
 
 void Forwarder::loop() {
@@ -170,7 +191,6 @@ bool Forwarder::send(v1::Batch& batch, uint64_t last_sequence, const chain::Hash
         if (backoff_ == options_.backoff_initial || backoff_ >= options_.backoff_max)
             spdlog::warn("forwarder: batch {}..{} not delivered ({}); retrying in {} ms", batch.first_sequence(),
                          last_sequence, ack.error().message, wait.count());
-        if (stopping_.load() && now_ns() + wait.count() * 1000000 >= drain_until_ns_.load()) return false;
         sleep_for(wait);
         if (stopping_.load() && now_ns() >= drain_until_ns_.load()) return false;
     }

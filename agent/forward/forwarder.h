@@ -47,6 +47,9 @@ public:
               ForwarderOptions options = {});
     ~Forwarder();
     void start();
+    // Wakes the thread (no backoff wait) and waits up to `limit` until all
+    // that is durable is acknowledged; true if it was.
+    bool flush(std::chrono::milliseconds limit);
     // Stops, first trying for up to `drain` to deliver what is durable.
     void stop(std::chrono::milliseconds drain);
     // Sequence ranges found damaged in the spool since the last call (the
@@ -70,6 +73,7 @@ private:
     ForwarderStats stats_;
     std::thread thread_;
     std::atomic<bool> stopping_{false};
+    std::atomic<bool> hurry_{false};         // flush(): skip the current backoff wait
     std::atomic<int64_t> drain_until_ns_{0};
     std::mutex mu_;
     std::condition_variable cv_;

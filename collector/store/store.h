@@ -45,6 +45,11 @@ struct AgentInfo {
     std::string host_id;
     std::string host_name;
     std::string public_key;  // Ed25519, 32 raw bytes
+    // Retention bookkeeping, read-only (register_agent ignores it): the
+    // highest sequence of this agent that apply_retention removed, so
+    // `ktrail verify` reads 1..purged_through as "removed by retention",
+    // not as a gap.
+    uint64_t purged_through = 0;
 };
 
 struct Checkpoint {
@@ -70,7 +75,9 @@ struct Query {
     std::string outcome;   // success | failure | unknown
     std::optional<int64_t> session_id;
     std::string agent_id;
-    size_t limit = 100;    // newest first
+    size_t limit = 100;    // newest first; 0: no limit
+    // since_ns <= time_ns <= until_ns. path_glob: `*` any run of characters
+    // (including '/'), `?` one character, `[abc]`/`[!abc]`/`[^abc]` a class.
 };
 
 class Store {
@@ -93,9 +100,25 @@ public:
     virtual Result<std::vector<Checkpoint>> checkpoints(const std::string& agent_id) = 0;
     // Removes events (and checkpoints) older than `cutoff_ns`; returns how many events.
     virtual Result<uint64_t> apply_retention(int64_t cutoff_ns) = 0;
+
+    // Every agent id the store knows of: registered agents and any id found
+    // in events or checkpoints (what `ktrail verify` walks). The default
+    // lists the registered agents only.
+    virtual Result<std::vector<std::string>> agent_ids();
 };
 
 // URL: "sqlite:PATH" or "postgresql://..." (a libpq connection URI).
 Result<std::unique_ptr<Store>> open_store(const std::string& url);
+
+struct OpenOptions {
+    // false: never create anything. A missing SQLite file or an empty
+    // database is an error that says so (`ktrail query`/`verify` use this,
+    // so a mistyped --store does not leave an empty store behind).
+    bool create = true;
+};
+Result<std::unique_ptr<Store>> open_store(const std::string& url, const OpenOptions& options);
+
+// The URL with any password replaced by "***" (for messages and logs).
+std::string redact_url(const std::string& url);
 
 }  // namespace ktrail::store

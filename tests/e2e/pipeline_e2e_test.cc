@@ -4,7 +4,10 @@
 // bad days: the agent killed -9 five times under load, the collector down
 // for a minute, a spool too small for the backlog, a damaged spool.
 #include <catch2/catch.hpp>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,6 +33,26 @@ using e2e::json;
 using e2e::TempDir;
 
 namespace {
+
+// A port nobody listens on now, so a collector can stop and come back on it.
+int free_port() {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+    socklen_t len = sizeof(a);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+e2e::CollectorOptions on_fixed_port(std::string store_url = "") {
+    e2e::CollectorOptions o;
+    o.store_url = std::move(store_url);
+    o.listen = "127.0.0.1:" + std::to_string(free_port());
+    return o;
+}
 
 std::string hostname() {
     char buf[256] = {};
@@ -216,7 +239,7 @@ TEST_CASE("pipeline: ktraild -> collector -> PostgreSQL, every file event querya
 TEST_CASE("pipeline: kill -9 five times under load loses nothing that reached the spool", "[pipeline]") {
     TempDir dir;
     auto certs = e2e::make_dev_certs(dir / "certs", {hostname()});
-    Collector c(dir.path, certs);
+    Collector c(dir.path, certs, on_fixed_port());
     c.start();
     Load load(dir / "load");
     for (int round = 0; round < 5; ++round) {
@@ -256,7 +279,7 @@ TEST_CASE("pipeline: kill -9 five times under load loses nothing that reached th
 TEST_CASE("pipeline: the collector down for 60 s under load: nothing lost, nothing doubled", "[pipeline]") {
     TempDir dir;
     auto certs = e2e::make_dev_certs(dir / "certs", {hostname()});
-    Collector c(dir.path, certs);
+    Collector c(dir.path, certs, on_fixed_port());
     c.start();
     auto a = start_shipping_agent(dir, c);
     e2e::wait_started(a);
@@ -286,15 +309,16 @@ TEST_CASE("pipeline: the collector down for 60 s under load: nothing lost, nothi
 TEST_CASE("pipeline: a full spool with the collector down reports the exact loss", "[pipeline]") {
     TempDir dir;
     auto certs = e2e::make_dev_certs(dir / "certs", {hostname()});
-    Collector c(dir.path, certs);
+    Collector c(dir.path, certs, on_fixed_port());
     c.start();
     c.stop();  // it has its port; the agent finds nobody there
     std::string work = dir / "work";
     fs::create_directories(work);
     // Only the test's files pass the rules, so the count can be exact.
-    std::ofstream(dir / "only-work.yaml") << "- rule: only the work directory\n"
+    std::ofstream(dir / "only-work.yaml") << "- rule: only-work\n"
+                                             "  description: everything but the test's files\n"
                                              "  condition: not file.path startswith \"" << work << "/\"\n"
-                                             "  action: drop\n";
+                                             "  actions: [drop]\n";
     auto a = start_shipping_agent(dir, c, {"--rules", dir / "only-work.yaml", "--spool-max-bytes", "512K"});
     e2e::wait_started(a);
     constexpr int kFiles = 5000;
@@ -316,6 +340,12 @@ TEST_CASE("pipeline: a full spool with the collector down reports the exact loss
             ++lost_events;
         }
     size_t files = count_prefix(events, work + "/");
+    std::map<std::string, size_t> actions;
+    for (const auto& [seq, ev] : events)
+        if (ev.file().path().starts_with(work + "/")) ++actions[ev.action() + " " + ev.ktrail().syscall()];
+    std::string by_action;
+    for (const auto& [action, n] : actions) by_action += action + ": " + std::to_string(n) + "; ";
+    INFO("stored events under the work directory: " << by_action);
     CHECK(lost_events >= 1);
     CHECK(lost > 1000);
     CHECK(files + lost == kFiles);  // every created file is either stored or counted
@@ -325,7 +355,7 @@ TEST_CASE("pipeline: a full spool with the collector down reports the exact loss
 TEST_CASE("pipeline: a damaged spool delivers its valid records and reports the rest", "[pipeline]") {
     TempDir dir;
     auto certs = e2e::make_dev_certs(dir / "certs", {hostname()});
-    Collector c(dir.path, certs);
+    Collector c(dir.path, certs, on_fixed_port());
     c.start();
     c.stop();
     std::string work = dir / "work";

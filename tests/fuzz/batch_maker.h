@@ -23,7 +23,7 @@ struct FakeAgent {
     uint64_t last = 0;               // the last sequence made
     chain::Hash head = chain::kGenesis;
 
-    // A realistic event (a file open by a shell in an ssh session).
+    // A realistic event (a file open by a shell in an ssh session), ~500 bytes.
     v1::Event event(uint64_t seq, int variant = 0) const {
         v1::Event e;
         e.set_time_ns(1764144000000000000 + static_cast<int64_t>(seq) * 1000003);
@@ -49,22 +49,19 @@ struct FakeAgent {
         p->set_name("bash");
         p->add_args("bash");
         p->add_args("-c");
-        p->add_args("cat /etc/ssl/private/server.key > /tmp/out." + std::to_string(seq));
-        p->set_working_directory("/home/alice/projects/ktrail");
+        p->add_args("cat /etc/ssl/private/server.key");
+        p->set_working_directory("/home/alice");
         p->set_start_ns(1764143000000000000);
         auto* pp = p->mutable_parent();
         pp->set_pid(3999);
         pp->set_entity_id("9a7b6c5d4e3f2a10");
         pp->set_executable("/usr/sbin/sshd");
         p->add_ancestry("9a7b6c5d4e3f2a10");
-        p->add_ancestry("1b2c3d4e5f607182");
         auto* u = e.mutable_user();
         u->set_id(1000);
         u->set_name("alice");
         u->mutable_effective()->set_id(1000);
         u->mutable_effective()->set_name("alice");
-        u->mutable_group()->set_id(1000);
-        u->mutable_group()->set_name("alice");
         u->mutable_audit()->set_id(1000);
         u->mutable_audit()->set_name("alice");
         auto* s = e.mutable_session();
