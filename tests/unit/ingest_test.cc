@@ -405,3 +405,35 @@ TEST_CASE("ingest: after events lost on the agent, first_hash anchors the chain"
         require_refused(f.submit(c, "web-1"), Code::invalid_argument);
     }
 }
+
+TEST_CASE("ingest: a big batch (parsed in two halves) reports its first bad event", "[collector][ingest]") {
+    Fixture f;
+    FakeAgent a = make_agent();
+    auto build = [&](std::initializer_list<uint64_t> foreign) {
+        v1::Batch b = a.header(1);
+        for (uint64_t s = 1; s <= 600; ++s) {
+            v1::Event e = a.event(s);
+            for (uint64_t x : foreign)
+                if (s == x) e.mutable_host()->set_name("db-2");
+            b.add_events(e.SerializeAsString());
+        }
+        return b;
+    };
+    auto out = f.submit(build({500}), "web-1");
+    require_refused(out, Code::permission_denied);
+    CHECK_THAT(out.error().message, Catch::Contains("event 500"));
+    out = f.submit(build({10, 500}), "web-1");
+    require_refused(out, Code::permission_denied);
+    CHECK_THAT(out.error().message, Catch::Contains("event 10 "));
+    CHECK(f.stored(a.agent_id) == 0);
+
+    auto ok = f.submit(build({}), "web-1");
+    REQUIRE(ok);
+    CHECK(ok->inserted() == 600);
+    std::vector<store::Row> rows;
+    REQUIRE(f.store->scan(a.agent_id, [&](const store::Row& r) { rows.push_back(r); }));
+    REQUIRE(rows.size() == 600);
+    chain::Hash h = chain::kGenesis;
+    for (const auto& r : rows) h = chain::next(h, r.raw);
+    CHECK(rows.back().hash == h);
+}
