@@ -1,5 +1,6 @@
 // ktrail-collector: takes agents' batches over gRPC with mutual TLS, checks
 // their chains and commits them to the store.
+#include <grpc/support/log.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -30,6 +31,13 @@ constexpr const char* kUsage =
     "\n"
     "Mutual TLS is required: agents without a certificate from --tls-ca are refused.\n"
     "scripts/dev-certs.sh makes a CA and certificates for development.\n";
+
+// gRPC's own messages (a client's failed TLS handshake, say) in the
+// collector's log format: its errors as warnings, the rest as debug.
+void grpc_log(gpr_log_func_args* args) {
+    spdlog::log(args->severity == GPR_LOG_SEVERITY_ERROR ? spdlog::level::warn : spdlog::level::debug, "grpc: {}",
+                args->message ? args->message : "");
+}
 
 struct CommandLine {
     ktrail::collector::ServerOptions server;
@@ -107,6 +115,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     spdlog::set_level(level);
+    gpr_set_log_function(grpc_log);
 
     // Block the stop signals before gRPC starts its threads (they inherit the
     // mask), then wait for one here.

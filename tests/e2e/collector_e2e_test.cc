@@ -104,6 +104,7 @@ TEST_CASE("collector: a client without a certificate fails the handshake", "[col
     auto status = raw_submit(c.target(), grpc::SslCredentials(ssl), agent.next_batch(10));
     INFO(status.error_message());
     CHECK(status.error_code() == grpc::StatusCode::UNAVAILABLE);
+    CHECK_THAT(c.log(), Catch::Contains("did not return a certificate"));  // gRPC's reason, in the collector's log
 
     // Plain text is no better.
     status = raw_submit(c.target(), grpc::InsecureChannelCredentials(), agent.next_batch(10));
