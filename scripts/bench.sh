@@ -33,6 +33,7 @@ fi
 
 # --- state the cleanup trap undoes -------------------------------------------
 KTRAILD_PID=""
+COLLECTOR_PID=""
 AUDITD_PID=""
 AUDIT_RULE_DEL=()  # auditctl arguments that delete the rule we added
 AUDIT_ORIG_ENABLED=""
@@ -65,6 +66,7 @@ cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   stop_ktraild
+  [[ -z $COLLECTOR_PID ]] || { kill -TERM "$COLLECTOR_PID" 2>/dev/null; wait "$COLLECTOR_PID" 2>/dev/null || true; }
   delete_audit_rule
   stop_auditd
   if [[ -n $AUDIT_ORIG_ENABLED ]]; then
@@ -413,6 +415,48 @@ else
   echo "bench: rules_bench failed: rule evaluation not measured; its stderr:" >&2
   tail -n 20 "$WORK/rules.err" >&2
 fi
+
+# --- the central side: spool appends, collector ingest, end-to-end latency ------
+echo "bench: spool append rate..." >&2
+SPOOL_OUT=$("$BIN/spool_bench" /var/tmp 2>&1) || SPOOL_OUT="spool_bench failed: $SPOOL_OUT"
+echo "bench: collector ingest into SQLite and PostgreSQL..." >&2
+INGEST_OUT=$("$BIN/collector_bench" 2>&1 | grep -E '^collector ingest' || true)
+STORE_OUT=$("$BIN/store_bench" 2>&1 | grep -E '^store ' || true)
+
+# End to end at a steady 10k events/s: a collector on loopback with SQLite and
+# ktraild shipping to it; e2e_latency_bench creates the files and polls the store.
+echo "bench: end-to-end latency at 10k events/s..." >&2
+LAT_DIR=$WORK/latency
+mkdir -p "$LAT_DIR/files"
+scripts/dev-certs.sh "$LAT_DIR/tls" "$(hostname)" >/dev/null
+"$BIN/ktrail-collector" --listen 127.0.0.1:0 --store "sqlite:$LAT_DIR/events.db" --tls-ca "$LAT_DIR/tls/ca.crt" \
+  --tls-cert "$LAT_DIR/tls/collector.crt" --tls-key "$LAT_DIR/tls/collector.key" 2>"$LAT_DIR/collector.err" &
+COLLECTOR_PID=$!
+LAT_PORT=""
+for ((i = 0; i < 100; i++)); do
+  LAT_PORT=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$LAT_DIR/collector.err" | sed 's/.*://' || true)
+  [[ -n $LAT_PORT ]] && break
+  sleep 0.1
+done
+LAT_OUT="not measured (the collector did not start)"
+if [[ -n $LAT_PORT ]]; then
+  start_ktraild --no-default-rules --output "collector:127.0.0.1:$LAT_PORT" --tls-ca "$LAT_DIR/tls/ca.crt" \
+    --tls-cert "$LAT_DIR/tls/agent-$(hostname).crt" --tls-key "$LAT_DIR/tls/agent-$(hostname).key"
+  sleep 2  # the agent-started event reaches the store, the table exists
+  LAT_OUT=$("$BIN/e2e_latency_bench" "$LAT_DIR/events.db" "$(cat "$WORK/state/agent-id")" "$LAT_DIR/files" 10000 10 2>&1) ||
+    LAT_OUT="e2e_latency_bench failed: $LAT_OUT"
+  stop_ktraild
+fi
+kill -TERM "$COLLECTOR_PID" 2>/dev/null || true
+wait "$COLLECTOR_PID" 2>/dev/null || true
+COLLECTOR_PID=""
+
+echo
+echo "central side:"
+echo "$SPOOL_OUT"
+echo "$INGEST_OUT"
+echo "$STORE_OUT"
+echo "$LAT_OUT"
 
 echo
 verdict() { if "$@"; then echo PASS; else echo MISS; fi; }

@@ -88,6 +88,12 @@ Result<std::unique_ptr<CollectorClient>> CollectorClient::connect(const ClientOp
     // The collector's certificate must name the host in `target` (its SAN).
     grpc::ChannelArguments args;
     args.SetMaxSendMessageSize(-1);
+    // gRPC's own reconnect backoff grows to 120 s and fails calls fast in the
+    // meantime: a collector back after an outage would wait that long. The
+    // forwarder has its own backoff; keep the channel's short.
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
     auto channel = grpc::CreateCustomChannel(o.target, grpc::SslCredentials(ssl), args);
     if (!channel) return fail(fmt::format("collector {}: cannot create a gRPC channel", o.target));
     return std::unique_ptr<CollectorClient>(new GrpcCollectorClient(o, std::move(channel)));

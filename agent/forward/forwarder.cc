@@ -188,7 +188,7 @@ bool Forwarder::send(v1::Batch& batch, uint64_t last_sequence, const chain::Hash
         // collector do not come back in step.
         auto half = backoff_.count() / 2;
         std::chrono::milliseconds wait(half + static_cast<int64_t>(rng() % static_cast<uint64_t>(half + 1)));
-        if (backoff_ == options_.backoff_initial || backoff_ >= options_.backoff_max)
+        if ((backoff_ == options_.backoff_initial || backoff_ >= options_.backoff_max) && !stopping_.load())
             spdlog::warn("forwarder: batch {}..{} not delivered ({}); retrying in {} ms", batch.first_sequence(),
                          last_sequence, ack.error().message, wait.count());
         sleep_for(wait);
