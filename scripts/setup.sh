@@ -12,6 +12,11 @@ PACKAGES=(
   libspdlog-dev libfmt-dev            # the agent's own logs
   libaudit-dev                        # audit record type names
   libyaml-cpp-dev                     # ktrail rule files (YAML)
+  libgrpc++-dev protobuf-compiler-grpc # agent -> collector (gRPC over mutual TLS)
+  libssl-dev openssl                  # SHA-256 chain, Ed25519 checkpoints; dev certificates
+  libzstd-dev                         # batch compression
+  libsqlite3-dev libpq-dev            # the central store's back ends
+  libclang-rt-14-dev                  # libFuzzer for the fuzz targets (clang -fsanitize=fuzzer)
   catch2 nlohmann-json3-dev           # tests
   sudo openssh-server sshpass         # tests: real sudo commands and ssh logins
   attr                                # setfattr/getfattr for manual checks
@@ -20,6 +25,9 @@ PACKAGES=(
 # Tests compare with Debian's auditd and auditctl. Installed without starting
 # the service: a running auditd would own the audit stream on this host.
 NO_AUTOSTART=(auditd)
+# The PostgreSQL store's tests start their own server (as the postgres user,
+# on a temp dir and a free loopback port); Debian's cluster is not used.
+NO_AUTOSTART+=(postgresql)
 
 missing=()
 for p in "${PACKAGES[@]}" "${NO_AUTOSTART[@]}"; do
