@@ -13,6 +13,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <string_view>
 
 #include "store/backends.h"
 
@@ -47,8 +48,8 @@ CREATE INDEX IF NOT EXISTS events_time ON events (time_ns);
 CREATE INDEX IF NOT EXISTS events_host_time ON events (host_name, time_ns);
 CREATE INDEX IF NOT EXISTS events_action_time ON events (action, time_ns);
 CREATE INDEX IF NOT EXISTS events_user_time ON events (user_name, time_ns);
-CREATE INDEX IF NOT EXISTS events_session_time ON events (session_id, time_ns);
-CREATE INDEX IF NOT EXISTS events_path ON events (path text_pattern_ops);
+CREATE INDEX IF NOT EXISTS events_session_time ON events (session_id, time_ns) WHERE session_id >= 0;
+CREATE INDEX IF NOT EXISTS events_path ON events (path text_pattern_ops) WHERE path <> '';
 CREATE TABLE IF NOT EXISTS agents (
   agent_id text PRIMARY KEY,
   host_id text NOT NULL,
@@ -334,13 +335,17 @@ public:
         if (!q.outcome.empty()) sql += " AND outcome = " + arg(txt(q.outcome));
         if (!q.agent_id.empty()) sql += " AND agent_id = " + arg(txt(q.agent_id));
         if (!q.path_glob.empty()) {
+            // The path index holds non-empty paths only (likewise sessions).
+            if (!glob_matches_empty(q.path_glob)) sql += " AND path <> ''";
             std::string like;
             if (glob_to_like(q.path_glob, like))
                 sql += " AND path LIKE " + arg(txt(like));
             else
                 sql += " AND path ~ " + arg(txt(glob_to_regex(q.path_glob)));
         }
-        if (q.session_id) sql += " AND session_id = " + arg(num(*q.session_id));
+        if (q.session_id)
+            sql += (*q.session_id >= 0 ? " AND session_id >= 0 AND session_id = " : " AND session_id = ") +
+                   arg(num(*q.session_id));
         sql += " ORDER BY time_ns DESC";
         if (q.limit) sql += fmt::format(" LIMIT {}", q.limit);
         auto r = run(sql, args, "query the events");
@@ -449,6 +454,10 @@ private:
     }
 
     std::unexpected<Error> error(const char* what, const PGresult* r = nullptr) {
+        const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+        last_state_ = state ? state : "";
+        // 23514: no partition of relation "events" found for row.
+        if (last_state_ == "23514") missing_partition_ = true;
         std::string msg = r ? PQresultErrorMessage(r) : PQerrorMessage(conn_);
         while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
         return fail(fmt::format("postgresql store {}: cannot {}: {}", where_, what, msg));
@@ -477,12 +486,7 @@ private:
         Res r(PQexecParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr, values.data(),
                            lengths.data(), formats.data(), 1));
         auto st = PQresultStatus(r.get());
-        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-            const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
-            // 23514: no partition of relation "events" found for row.
-            missing_partition_ = state && std::string_view(state) == "23514";
-            return error(what, r.get());
-        }
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return error(what, r.get());
         return r;
     }
 
@@ -542,12 +546,35 @@ private:
             return std::unexpected(std::move(e));
         };
         if (!rows.empty()) {
-            if (auto r = copy_rows(rows); !r) return rollback_with(r.error());
-            auto ins = run(fmt::format("INSERT INTO events ({0}) SELECT {0} FROM ktrail_staging ON CONFLICT DO NOTHING",
-                                       kRowColumns),
-                           {}, "insert the events");
-            if (!ins) return rollback_with(ins.error());
-            result.inserted = std::strtoull(PQcmdTuples(ins->get()), nullptr, 10);
+            // Fast path: none of these events is stored yet (the usual case),
+            // so COPY them straight into `events`. If another collector commits
+            // one of them meanwhile, the unique index says so and the batch
+            // takes the staging path instead.
+            auto fresh = none_stored(rows);
+            if (!fresh) return rollback_with(fresh.error());
+            bool copied = false;
+            if (*fresh) {
+                if (auto r = command("SAVEPOINT ktrail_direct"); !r) return rollback_with(r.error());
+                if (auto r = copy_rows(rows, "events"); r) {
+                    copied = true;
+                    result.inserted = rows.size();
+                    if (auto rel = command("RELEASE SAVEPOINT ktrail_direct"); !rel) return rollback_with(rel.error());
+                } else if (last_state_ == "23505") {  // unique_violation
+                    if (auto back = command("ROLLBACK TO SAVEPOINT ktrail_direct"); !back)
+                        return rollback_with(back.error());
+                } else {
+                    return rollback_with(r.error());
+                }
+            }
+            if (!copied) {
+                if (auto r = copy_rows(rows, "ktrail_staging"); !r) return rollback_with(r.error());
+                auto ins = run(fmt::format("INSERT INTO events ({0}) SELECT {0} FROM ktrail_staging "
+                                           "ON CONFLICT DO NOTHING",
+                                           kRowColumns),
+                               {}, "insert the events");
+                if (!ins) return rollback_with(ins.error());
+                result.inserted = std::strtoull(PQcmdTuples(ins->get()), nullptr, 10);
+            }
             result.duplicates = rows.size() - result.inserted;
         }
         for (const Checkpoint& c : checkpoints) {
@@ -562,9 +589,45 @@ private:
         return result;
     }
 
+    // True if no event of `rows` is stored: per agent, nothing in its
+    // sequence range within the batch's time range (a retried event has the
+    // same time, and the bound keeps the look-up to the batch's partitions).
+    Result<bool> none_stored(std::span<const Row> rows) {
+        struct Range {
+            uint64_t first = UINT64_MAX, last = 0;
+            int64_t from = INT64_MAX, to = INT64_MIN;
+        };
+        std::map<std::string_view, Range> agents;
+        for (const Row& r : rows) {
+            Range& g = agents[r.agent_id];
+            g.first = std::min(g.first, r.sequence);
+            g.last = std::max(g.last, r.sequence);
+            g.from = std::min(g.from, r.time_ns);
+            g.to = std::max(g.to, r.time_ns);
+        }
+        // One round trip for every agent of the batch.
+        std::string sql = "SELECT ";
+        std::vector<Param> args;
+        for (const auto& [agent, g] : agents) {
+            size_t n = args.size();
+            sql += fmt::format("{}EXISTS (SELECT 1 FROM events WHERE agent_id = ${} AND sequence BETWEEN ${} AND ${} "
+                               "AND time_ns BETWEEN ${} AND ${})",
+                               n ? " OR " : "", n + 1, n + 2, n + 3, n + 4, n + 5);
+            args.push_back(txt(agent));
+            args.push_back(num(static_cast<int64_t>(g.first)));
+            args.push_back(num(static_cast<int64_t>(g.last)));
+            args.push_back(num(g.from));
+            args.push_back(num(g.to));
+        }
+        auto r = run(sql, args, "look for stored events");
+        if (!r) return std::unexpected(r.error());
+        // A binary boolean: one byte, 1 for true.
+        return !(PQntuples(r->get()) == 1 && field(r->get(), 0, 0) == std::string_view("\x01", 1));
+    }
+
     // COPY ... FROM STDIN in PostgreSQL's binary format.
-    Result<void> copy_rows(std::span<const Row> rows) {
-        Res start(PQexec(conn_, fmt::format("COPY ktrail_staging ({}) FROM STDIN (FORMAT binary)", kRowColumns).c_str()));
+    Result<void> copy_rows(std::span<const Row> rows, const char* table) {
+        Res start(PQexec(conn_, fmt::format("COPY {} ({}) FROM STDIN (FORMAT binary)", table, kRowColumns).c_str()));
         if (PQresultStatus(start.get()) != PGRES_COPY_IN) return error("start COPY", start.get());
         buf_.clear();
         buf_.append("PGCOPY\n\xff\r\n\0", 11);
@@ -613,7 +676,8 @@ private:
     std::string where_;           // the URL without its password
     std::set<int64_t> days_;      // day partitions known to exist
     bool staging_ = false;        // this session's staging table exists
-    bool missing_partition_ = false;
+    bool missing_partition_ = false;  // the last failure was a row for a dropped day
+    std::string last_state_;          // SQLSTATE of the last failure
     std::string buf_;             // COPY data, reused
 };
 
