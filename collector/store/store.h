@@ -80,6 +80,8 @@ struct Query {
     // (including '/'), `?` one character, `[abc]`/`[!abc]`/`[^abc]` a class.
 };
 
+// One connection per Store; calls from several threads are serialized.
+// Several Stores (collectors) may share one database.
 class Store {
 public:
     virtual ~Store() = default;
