@@ -193,11 +193,17 @@ void ship_and_query(const std::string& store_url) {
     fs::create_directories(work);
     for (int i = 0; i < 200; ++i) std::ofstream(work + "/file" + std::to_string(i)) << "x";
     REQUIRE(e2e::run({"chmod", "600", work + "/file7"}) == 0);
+    // A Latin-1 file name (not UTF-8) travels and is stored byte for byte.
+    const std::string latin1 = work + "/caf\xe9";
+    std::ofstream(latin1) << "x";
     std::this_thread::sleep_for(1s);
     REQUIRE(WEXITSTATUS(e2e::stop_agent(a)) == 0);
     uint64_t last = last_sequence_logged(a);
     auto events = wait_all_stored(c.store_url(), agent_id(dir), last, 30s);
     check_gapless(events, last);
+    bool latin1_stored = false;
+    for (const auto& [seq, ev] : events) latin1_stored |= ev.file().path() == latin1;
+    CHECK(latin1_stored);
 
     // `ktrail query` finds every created file with the fields a user checks.
     auto q = run_cli("query --store '" + c.store_url() + "' --since 10m --action created-file --path '" + work +
@@ -216,7 +222,8 @@ void ship_and_query(const std::string& store_url) {
         CHECK(!j["process"]["executable"].get<std::string>().empty());
         CHECK(j["agent"]["id"] == agent_id(dir));
     }
-    CHECK(paths.size() == 200);
+    CHECK(paths.size() == 201);
+    CHECK(paths.count(work + "/caf\xef\xbf\xbd") == 1);  // JSON shows the byte as U+FFFD
     CHECK(paths.count(work + "/file199") == 1);
     auto chmod = run_cli("query --store '" + c.store_url() + "' --action changed-file-permissions-of --path '" +
                          work + "/file7'");
