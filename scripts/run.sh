@@ -23,7 +23,9 @@ mkdir -p "$data/collector" && chmod 700 "$data"
 scripts/dev-certs.sh "$data/tls" "$host" >/dev/null
 store="sqlite:$data/collector/events.db"
 
-build/bin/ktrail-collector --listen "127.0.0.1:$port" --store "$store" \
+# In its own session: Ctrl-C stops the agent first, which then delivers what
+# it still holds; the collector is stopped after it (the EXIT trap).
+setsid build/bin/ktrail-collector --listen "127.0.0.1:$port" --store "$store" \
   --tls-ca "$data/tls/ca.crt" --tls-cert "$data/tls/collector.crt" --tls-key "$data/tls/collector.key" &
 collector=$!
 trap 'kill -TERM $collector 2>/dev/null; wait $collector 2>/dev/null' EXIT
@@ -35,5 +37,6 @@ run: try, in another terminal:
        sudo build/bin/ktrail query --store $store --action created-file --path '/etc/*' --json
        sudo build/bin/ktrail verify --store $store
 MSG
+trap '' INT  # the agent stops on Ctrl-C; this script waits for it, then stops the collector
 build/bin/ktraild --state "$data" --output "collector:localhost:$port" \
   --tls-ca "$data/tls/ca.crt" --tls-cert "$data/tls/agent-$host.crt" --tls-key "$data/tls/agent-$host.key" "$@"

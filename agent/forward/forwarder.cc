@@ -54,13 +54,16 @@ void Forwarder::sleep_for(std::chrono::milliseconds d) {
 
 bool Forwarder::flush(std::chrono::milliseconds limit) {
     auto until = std::chrono::steady_clock::now() + limit;
+    if (spool_.acked() >= spool_.durable_sequence()) return true;
+    {
+        // One prompt attempt instead of the rest of a backoff wait; after
+        // that the usual backoff applies.
+        std::lock_guard lock(mu_);
+        hurry_.store(true);
+    }
+    cv_.notify_all();
     while (spool_.acked() < spool_.durable_sequence()) {
         if (std::chrono::steady_clock::now() >= until) return false;
-        {
-            std::lock_guard lock(mu_);
-            hurry_.store(true);
-        }
-        cv_.notify_all();
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return true;
