@@ -8,30 +8,18 @@
 #include <openssl/x509.h>
 #include <spdlog/spdlog.h>
 
-#include <cerrno>
 #include <condition_variable>
 #include <cstring>
-#include <fstream>
 #include <mutex>
-#include <sstream>
 #include <thread>
 
+#include "forward/tls_files.h"
 #include "ingest.h"
 #include "ktrail/v1/collector.grpc.pb.h"
 #include "store/store.h"
 
 namespace ktrail::collector {
 namespace {
-
-Result<std::string> read_file(const std::string& path, const char* flag) {
-    if (path.empty()) return fail(fmt::format("{} is missing: mutual TLS needs --tls-ca, --tls-cert and --tls-key", flag));
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return fail(fmt::format("cannot read {} {}: {}", flag, path, strerror(errno)));
-    std::stringstream s;
-    s << in.rdbuf();
-    if (s.str().empty()) return fail(fmt::format("{} {} is empty", flag, path));
-    return s.str();
-}
 
 // gRPC reports bad PEM only in its own log; check it here so the error names the file.
 Result<void> check_tls(const std::string& ca, const std::string& cert, const std::string& key,
@@ -131,11 +119,11 @@ Result<std::unique_ptr<Server>> Server::start(const ServerOptions& o) {
     if (o.tls_ca.empty() && o.tls_cert.empty() && o.tls_key.empty())
         return fail("no TLS files: the collector only speaks mutual TLS; give --tls-ca (the CA of the agents' "
                     "certificates), --tls-cert and --tls-key (its own; scripts/dev-certs.sh makes a test set)");
-    auto ca = read_file(o.tls_ca, "--tls-ca");
+    auto ca = forward::read_tls_file(o.tls_ca, "--tls-ca");
     if (!ca) return std::unexpected(ca.error());
-    auto cert = read_file(o.tls_cert, "--tls-cert");
+    auto cert = forward::read_tls_file(o.tls_cert, "--tls-cert");
     if (!cert) return std::unexpected(cert.error());
-    auto key = read_file(o.tls_key, "--tls-key");
+    auto key = forward::read_tls_file(o.tls_key, "--tls-key");
     if (!key) return std::unexpected(key.error());
     if (auto ok = check_tls(*ca, *cert, *key, o); !ok) return std::unexpected(ok.error());
     if (o.listen.empty()) return fail("--listen ADDR:PORT is missing (e.g. --listen 0.0.0.0:7443)");

@@ -3,26 +3,13 @@
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "forward/batch_codec.h"
+#include "forward/tls_files.h"
 #include "ktrail/v1/collector.grpc.pb.h"
 
 namespace ktrail::forward {
 namespace {
-
-Result<std::string> read_file(const std::string& path, const char* flag) {
-    if (path.empty()) return fail(fmt::format("{} is missing: the collector needs mutual TLS", flag));
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return fail(fmt::format("cannot read {} {}: {}", flag, path, strerror(errno)));
-    std::stringstream s;
-    s << in.rdbuf();
-    if (s.str().empty()) return fail(fmt::format("{} {} is empty", flag, path));
-    return s.str();
-}
 
 const char* status_name(grpc::StatusCode code) {
     switch (code) {
@@ -75,11 +62,11 @@ private:
 Result<std::unique_ptr<CollectorClient>> CollectorClient::connect(const ClientOptions& o) {
     if (o.target.empty() || o.target.find(':') == std::string::npos)
         return fail(fmt::format("collector address '{}': expected HOST:PORT", o.target));
-    auto ca = read_file(o.tls.ca, "--tls-ca");
+    auto ca = read_tls_file(o.tls.ca, "--tls-ca");
     if (!ca) return std::unexpected(ca.error());
-    auto cert = read_file(o.tls.cert, "--tls-cert");
+    auto cert = read_tls_file(o.tls.cert, "--tls-cert");
     if (!cert) return std::unexpected(cert.error());
-    auto key = read_file(o.tls.key, "--tls-key");
+    auto key = read_tls_file(o.tls.key, "--tls-key");
     if (!key) return std::unexpected(key.error());
     grpc::SslCredentialsOptions ssl;
     ssl.pem_root_certs = std::move(*ca);
