@@ -60,6 +60,15 @@ std::string hostname() {
     return buf;
 }
 
+// A test directory with development certificates for this host and a
+// collector (not started) whose store is in it.
+struct Site {
+    explicit Site(e2e::CollectorOptions options = on_fixed_port())
+        : collector(dir.path, e2e::make_dev_certs(dir / "certs", {hostname()}), std::move(options)) {}
+    TempDir dir;
+    Collector collector;
+};
+
 // ktraild shipping to `c` (its own file output too, for the test to compare).
 e2e::Agent start_shipping_agent(const TempDir& dir, const Collector& c, std::vector<std::string> extra = {}) {
     std::string host = hostname();
@@ -183,9 +192,8 @@ void check_gapless(const std::map<uint64_t, v1::Event>& events, uint64_t last) {
 }
 
 void ship_and_query(const std::string& store_url) {
-    TempDir dir;
-    auto certs = e2e::make_dev_certs(dir / "certs", {hostname()});
-    Collector c(dir.path, certs, {.store_url = store_url});
+    Site site(on_fixed_port(store_url));
+    auto& [dir, c] = site;
     c.start();
     auto a = start_shipping_agent(dir, c);
     e2e::wait_started(a);
@@ -248,9 +256,8 @@ TEST_CASE("pipeline: ktraild -> collector -> PostgreSQL, every file event querya
 }
 
 TEST_CASE("pipeline: kill -9 five times under load loses nothing that reached the spool", "[pipeline]") {
-    TempDir dir;
-    auto certs = e2e::make_dev_certs(dir / "certs", {hostname()});
-    Collector c(dir.path, certs, on_fixed_port());
+    Site site;
+    auto& [dir, c] = site;
     c.start();
     Load load(dir / "load");
     // The events file accumulates over the runs: wait for this run's start.
@@ -302,9 +309,8 @@ TEST_CASE("pipeline: kill -9 five times under load loses nothing that reached th
 }
 
 TEST_CASE("pipeline: the collector down for 60 s under load: nothing lost, nothing doubled", "[pipeline]") {
-    TempDir dir;
-    auto certs = e2e::make_dev_certs(dir / "certs", {hostname()});
-    Collector c(dir.path, certs, on_fixed_port());
+    Site site;
+    auto& [dir, c] = site;
     c.start();
     auto a = start_shipping_agent(dir, c);
     e2e::wait_started(a);
@@ -332,9 +338,8 @@ TEST_CASE("pipeline: the collector down for 60 s under load: nothing lost, nothi
 }
 
 TEST_CASE("pipeline: a full spool with the collector down reports the exact loss", "[pipeline]") {
-    TempDir dir;
-    auto certs = e2e::make_dev_certs(dir / "certs", {hostname()});
-    Collector c(dir.path, certs, on_fixed_port());
+    Site site;
+    auto& [dir, c] = site;
     c.start();
     c.stop();  // it has its port; the agent finds nobody there
     std::string work = dir / "work";
@@ -378,9 +383,8 @@ TEST_CASE("pipeline: a full spool with the collector down reports the exact loss
 }
 
 TEST_CASE("pipeline: a damaged spool delivers its valid records and reports the rest", "[pipeline]") {
-    TempDir dir;
-    auto certs = e2e::make_dev_certs(dir / "certs", {hostname()});
-    Collector c(dir.path, certs, on_fixed_port());
+    Site site;
+    auto& [dir, c] = site;
     c.start();
     c.stop();
     std::string work = dir / "work";
