@@ -156,9 +156,16 @@ void Agent::spool_tick(bool checkpoint) {
         auto sig = key_->sign(chain::checkpoint_message(host_.agent_id, seq, spool_->head(), now));
         if (auto ok = spool_->append_checkpoint(seq, spool_->head(), now, sig); ok) checkpoint_sequence_ = seq;
     }
-    if (auto ok = spool_->commit(); !ok) {
-        if (!spool_error_) spdlog::error("spool: {}; events wait in memory (within --spool-max-bytes)", ok.error().message);
-        spool_error_ = ok.error();
+    note_spool_write(spool_->commit());
+}
+
+void Agent::note_spool_write(const Result<void>& written) {
+    // A failing disk (full, read-only) is said once, and its recovery once;
+    // meanwhile events wait in the spool's buffer, within its cap.
+    if (!written) {
+        if (!spool_error_)
+            spdlog::error("spool: {}; events wait in memory (within --spool-max-bytes)", written.error().message);
+        spool_error_ = written.error();
     } else if (spool_error_) {
         spdlog::info("spool: writing again");
         spool_error_.reset();
@@ -314,10 +321,7 @@ void Agent::emit(v1::Event& ev, bool from_reserve) {
             ++stats_.spool_full_lost;
             return;
         }
-        if (auto ok = spool_->append_event(sequence, raw_); !ok && !spool_error_) {
-            spdlog::error("spool: {}; events wait in memory (within --spool-max-bytes)", ok.error().message);
-            spool_error_ = ok.error();
-        }
+        if (auto ok = spool_->append_event(sequence, raw_); !ok) note_spool_write(ok);
     }
     sequence_ = sequence;
     ++stats_.emitted;
@@ -389,11 +393,7 @@ void Agent::check_losses() {
 
 Result<void> Agent::flush() {
     // The spool first: an event a sink has shown is one the spool has.
-    if (spool_)
-        if (auto ok = spool_->write(); !ok && !spool_error_) {
-            spdlog::error("spool: {}; events wait in memory (within --spool-max-bytes)", ok.error().message);
-            spool_error_ = ok.error();
-        }
+    if (spool_) note_spool_write(spool_->write());
     for (auto& sink : sinks_) {
         if (auto ok = sink->write(out_); !ok) return ok;
         if (auto ok = sink->flush(); !ok) return ok;

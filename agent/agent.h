@@ -1,7 +1,8 @@
-// The agent's pipeline for this stage of ktrail: BPF and audit sources ->
-// decode/map -> enrich (process, users, session, container) -> stamp (host,
-// agent, sequence) -> JSON -> sinks. Losses anywhere become `events-lost`
-// events with the exact count.
+// The agent's pipeline: BPF and audit sources -> decode/map -> enrich
+// (process, users, session, container) -> rules -> stamp (host, agent,
+// sequence) -> spool (durable, hash-chained, signed checkpoints) -> forwarder
+// thread -> collector; and JSON -> sinks. Losses anywhere become
+// `events-lost` events with the exact count.
 #pragma once
 
 #include <atomic>
@@ -101,6 +102,7 @@ private:
     Result<void> open_spool(const AgentOptions& options, const std::string& collector);
     // Group commit every kCommitInterval, a signed checkpoint every second.
     void spool_tick(bool checkpoint);
+    void note_spool_write(const Result<void>& written);
     void check_losses();
     Result<void> flush();
 
