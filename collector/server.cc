@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/security/server_credentials.h>
 #include <openssl/bio.h>
 #include <openssl/pem.h>
@@ -20,6 +21,8 @@
 
 namespace ktrail::collector {
 namespace {
+
+constexpr int kMaxHandlerThreads = 16;
 
 // gRPC reports bad PEM only in its own log; check it here so the error names the file.
 Result<void> check_tls(const std::string& ca, const std::string& cert, const std::string& key,
@@ -149,6 +152,12 @@ Result<std::unique_ptr<Server>> Server::start(const ServerOptions& o) {
     // A full batch compressed: zstd's worst case is a little over the raw size.
     size_t max_msg = o.max_raw + o.max_raw / 64 + (1 << 20);
     builder.SetMaxReceiveMessageSize(max_msg > INT32_MAX ? INT32_MAX : static_cast<int>(max_msg));
+    // Bounded work in flight: past this many handler threads (each holds at
+    // most one batch) new calls get RESOURCE_EXHAUSTED and their agents
+    // retry with backoff, instead of the collector growing without bound.
+    grpc::ResourceQuota quota("ktrail-collector");
+    quota.SetMaxThreads(kMaxHandlerThreads);
+    builder.SetResourceQuota(quota);
     impl->server = builder.BuildAndStart();
     if (!impl->server || impl->port == 0)
         return fail(fmt::format("cannot listen on {} (in use, or not an address of this host?)", o.listen));
