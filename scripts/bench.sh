@@ -460,6 +460,8 @@ echo "$LAT_OUT"
 
 echo
 verdict() { if "$@"; then echo PASS; else echo MISS; fi; }
+INGEST_RATE=$(sed -n 's/^collector ingest sqlite: \([0-9]*\) events\/s (one agent.*/\1/p' <<<"$INGEST_OUT")
+[[ -z $INGEST_RATE ]] || echo "target collector ingest into SQLite $INGEST_RATE events/s >= 100000: $(verdict le 100000 "$INGEST_RATE")"
 [[ -z $AUDIT_RATE ]] || echo "target audit parse+reassemble $AUDIT_RATE records/s >= 200000: $(verdict le 200000 "$AUDIT_RATE")"
 if [[ -n $ENRICH_MEDIAN ]]; then
   echo "target enrichment median $ENRICH_MEDIAN ns <= 1000 ns (p99 $ENRICH_P99 ns): $(verdict le "$ENRICH_MEDIAN" 1000)"
