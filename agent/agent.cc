@@ -120,6 +120,7 @@ Result<void> Agent::open_spool(const AgentOptions& options, const std::string& c
     key_ = std::move(*key);
     spool::Options so;
     so.dir = options.spool_dir.empty() ? options.state_dir + "/spool" : options.spool_dir;
+    so.cursor = options.state_dir + "/spool-acked";
     so.max_bytes = options.spool_max_bytes;
     // Whole segments are what acks free: keep several within the cap.
     so.segment_bytes = std::clamp<uint64_t>(so.max_bytes / 8, 64 * 1024, 16ull << 20);

@@ -117,6 +117,7 @@ Result<std::unique_ptr<Spool>> Spool::open(const Options& options, Recovery* rec
     if (options.dir.empty()) return fail("the spool needs a directory (--spool DIR)");
     std::unique_ptr<Spool> s(new Spool());
     s->options_ = options;
+    if (s->options_.cursor.empty()) s->options_.cursor = options.dir + "/acked";
     if (auto ok = make_dirs(options.dir); !ok) return std::unexpected(ok.error());
     Recovery r;
     if (auto ok = s->recover(r); !ok) return std::unexpected(ok.error());
@@ -127,7 +128,7 @@ Result<std::unique_ptr<Spool>> Spool::open(const Options& options, Recovery* rec
 Result<void> Spool::recover(Recovery& r) {
     const std::string& dir = options_.dir;
     // The acknowledged cursor and its chain hash.
-    if (auto acked = read_file(dir + "/acked")) {
+    if (auto acked = read_file(options_.cursor)) {
         uint64_t seq = 0;
         char hex[65] = {};
         if (sscanf(acked->c_str(), "%lu %64s", &seq, hex) == 2 && strlen(hex) == 64) {
@@ -336,15 +337,15 @@ Result<void> Spool::ack(uint64_t sequence, const chain::Hash& hash) {
     acked_.store(sequence, std::memory_order_release);
     // Not fsynced: a lost cursor only means the collector sees a retry, which
     // it deduplicates.
-    std::string tmp = options_.dir + "/acked.tmp";
+    std::string tmp = options_.cursor + ".tmp";
     std::string text = fmt::format("{} {}\n", sequence, chain::to_hex(hash));
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) return fail(fmt::format("cannot write the spool cursor {}: {}", tmp, strerror(errno)));
     auto ok = write_all(fd, text.data(), text.size(), tmp);
     close(fd);
     if (!ok) return ok;
-    if (rename(tmp.c_str(), (options_.dir + "/acked").c_str()) != 0)
-        return fail(fmt::format("cannot replace the spool cursor in {}: {}", options_.dir, strerror(errno)));
+    if (rename(tmp.c_str(), options_.cursor.c_str()) != 0)
+        return fail(fmt::format("cannot replace the spool cursor {}: {}", options_.cursor, strerror(errno)));
     std::lock_guard lock(segments_mu_);
     acked_hash_ = hash;
     while (segments_.size() > 1 && segments_[1].first_sequence <= sequence + 1) {

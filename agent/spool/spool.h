@@ -5,8 +5,9 @@
 //   "KTSPOOL1" then records: u32 length, u32 CRC32C(payload), payload
 //   payload: u8 type 1 (event):      u64 sequence, 32-byte chain hash, event bytes
 //            u8 type 2 (checkpoint): u64 sequence, 32-byte head, i64 time_ns, 64-byte signature
-//   (integers little-endian). DIR/acked holds the acknowledged sequence and
-//   its chain hash, so the chain continues even when every segment is gone.
+//   (integers little-endian). The cursor file (Options::cursor) holds the
+//   acknowledged sequence and its chain hash, so the chain continues even
+//   when every segment is gone.
 //
 // One writer (the agent's loop) appends and commits (write + fdatasync, every
 // `commit_interval`); one reader (the forwarder thread) reads what is durable
@@ -30,6 +31,10 @@ struct Options {
     std::string dir;
     uint64_t max_bytes = 1ull << 30;        // all segments together
     uint64_t segment_bytes = 16ull << 20;   // roll to a new segment past this
+    // Where the acknowledged cursor (sequence and chain hash) is kept; empty:
+    // DIR/acked. The agent keeps it in its state directory, so a spool
+    // directory that is wiped does not take the chain head with it.
+    std::string cursor = {};
 };
 
 // What opening found: where the chain stands and what was damaged.

@@ -239,3 +239,31 @@ TEST_CASE("the cap leaves room only for the loss report", "[spool]") {
     REQUIRE(s->ack(recs[recs.size() / 2].sequence, recs[recs.size() / 2].hash).has_value());
     CHECK(s->has_room(event_bytes(seq + 1).size()));
 }
+
+TEST_CASE("a wiped spool directory continues the chain from the cursor kept beside it", "[spool]") {
+    TempSpoolDir state;
+    std::string dir = state.path + "/spool", cursor = state.path + "/spool-acked";
+    chain::Hash head;
+    {
+        auto s = spool::Spool::open({dir, 1ull << 30, 64 * 1024, cursor});
+        REQUIRE(s.has_value());
+        append(**s, 1, 300);
+        REQUIRE((*s)->commit().has_value());
+        auto recs = read_all(**s);
+        head = recs.back().hash;
+        REQUIRE((*s)->ack(300, head).has_value());
+    }
+    fs::remove_all(dir);  // an admin freeing space
+    spool::Recovery r;
+    auto s = spool::Spool::open({dir, 1ull << 30, 64 * 1024, cursor}, &r);
+    REQUIRE(s.has_value());
+    CHECK(r.acked == 300);
+    CHECK(r.last_sequence == 300);
+    CHECK((*s)->head() == head);
+    append(**s, 301, 301);
+    REQUIRE((*s)->commit().has_value());
+    auto recs = read_all(**s);
+    REQUIRE(recs.size() == 1);
+    CHECK(recs[0].sequence == 301);
+    CHECK(recs[0].hash == chain::next(head, event_bytes(301)));
+}
