@@ -209,6 +209,7 @@ Result<void> Spool::recover(Recovery& r) {
     bytes_ = total;
     if (segments_.empty() || segments_.back().size >= options_.segment_bytes) return roll();
     auto& seg = segments_.back();
+    current_path_ = seg.path;
     fd_ = ::open(seg.path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
     if (fd_ < 0) return fail(fmt::format("cannot open the spool segment {}: {}", seg.path, strerror(errno)));
     segment_size_ = seg.size;
@@ -268,7 +269,7 @@ Result<void> Spool::append_checkpoint(uint64_t sequence, const chain::Hash& head
 
 Result<void> Spool::write_buffer() {
     if (buf_.empty()) return {};
-    auto ok = write_all(fd_, buf_.data(), buf_.size(), segments_.back().path);
+    auto ok = write_all(fd_, buf_.data(), buf_.size(), current_path_);
     if (!ok) {
         // Whatever part was written is cut again at the next start; keep
         // the buffer so a later commit retries (disk full clears up).
@@ -292,7 +293,7 @@ Result<void> Spool::commit() {
     if (buf_.empty() && durable_offset_ == segment_size_) return {};
     if (auto ok = write_buffer(); !ok) return ok;
     if (fdatasync(fd_) != 0)
-        return fail(fmt::format("fdatasync of the spool segment {} failed: {}", segments_.back().path, strerror(errno)));
+        return fail(fmt::format("fdatasync of the spool segment {} failed: {}", current_path_, strerror(errno)));
     publish_durable();
     return {};
 }
@@ -317,6 +318,7 @@ Result<void> Spool::roll() {
         close(dfd);
     }
     fd_ = fd;
+    current_path_ = path;
     segment_size_ = kHeader;
     bytes_.fetch_add(kHeader, std::memory_order_relaxed);
     {

@@ -125,6 +125,7 @@ private:
 
     Options options_;
     int fd_ = -1;                       // the segment being written
+    std::string current_path_;          // its path (the writer's own copy: acks reshape segments_)
     uint64_t segment_size_ = 0;
     uint64_t last_sequence_ = 0;
     chain::Hash head_ = chain::kGenesis;
