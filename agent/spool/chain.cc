@@ -79,6 +79,10 @@ Result<SigningKey> SigningKey::generate() {
     bool ok = ctx && EVP_PKEY_keygen_init(ctx) == 1 && EVP_PKEY_keygen(ctx, &k) == 1;
     EVP_PKEY_CTX_free(ctx);
     if (!ok) return fail("cannot generate an Ed25519 key (OpenSSL)");
+    return from_pkey(k);
+}
+
+Result<SigningKey> SigningKey::from_pkey(EVP_PKEY* k) {
     SigningKey key;
     key.pkey_ = own(k);
     auto pub = raw_public(k);
@@ -93,15 +97,10 @@ Result<SigningKey> SigningKey::load_or_create(const std::string& path) {
         fclose(f);
         if (!k || EVP_PKEY_id(k) != EVP_PKEY_ED25519) {
             EVP_PKEY_free(k);
-            return fail(fmt::format("{} is not an Ed25519 private key in PEM; move it away and a new key is created "
-                                    "(the collector then sees a new key for this agent)", path));
+            return fail(fmt::format("{} is not an Ed25519 private key in PEM. Restore it: a new key would be "
+                                    "refused by the collector, which keeps this agent's first key", path));
         }
-        SigningKey key;
-        key.pkey_ = own(k);
-        auto pub = raw_public(k);
-        if (!pub) return std::unexpected(pub.error());
-        key.public_key_ = *pub;
-        return key;
+        return from_pkey(k);
     } else if (errno != ENOENT) {
         return fail(fmt::format("cannot read the signing key {}: {}", path, strerror(errno)));
     }

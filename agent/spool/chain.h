@@ -16,6 +16,8 @@
 
 #include "util/error.h"
 
+struct evp_pkey_st;  // OpenSSL's EVP_PKEY
+
 namespace ktrail::chain {
 
 using Hash = std::array<uint8_t, 32>;
@@ -42,6 +44,7 @@ public:
     const std::string& public_key() const { return public_key_; }  // 32 raw bytes
 
 private:
+    static Result<SigningKey> from_pkey(evp_pkey_st* k);  // takes ownership
     std::shared_ptr<void> pkey_;  // EVP_PKEY
     std::string public_key_;
 };
