@@ -12,6 +12,10 @@ namespace ktrail::store {
 Result<std::unique_ptr<Store>> open_sqlite(const std::string& path, const OpenOptions& options);
 Result<std::unique_ptr<Store>> open_postgres(const std::string& url, const OpenOptions& options);
 
+// Trust on first use: the refusal when `presented` brings another key than
+// the one `known` was registered with in the store named `store`.
+Error key_mismatch(const AgentInfo& presented, const AgentInfo& known, const std::string& store);
+
 // The UTC day (days since 1970-01-01) an event time falls in; floors for
 // times before 1970.
 int64_t day_of(int64_t time_ns);

@@ -47,6 +47,14 @@ std::string redact_url(const std::string& url) {
     return out;
 }
 
+Error key_mismatch(const AgentInfo& presented, const AgentInfo& known, const std::string& store) {
+    return Error{fmt::format(
+        "agent {} ({}) presented a different public key ({}) than the one recorded when it was first seen ({}); "
+        "refusing its events. If the agent's key was replaced on purpose, delete its row from the agents table of {}",
+        presented.agent_id, presented.host_name, chain::to_hex(presented.public_key).substr(0, 16),
+        chain::to_hex(known.public_key).substr(0, 16), store)};
+}
+
 int64_t day_of(int64_t time_ns) {
     int64_t d = time_ns / kNsPerDay;
     if (time_ns % kNsPerDay < 0) --d;

@@ -234,12 +234,7 @@ public:
         auto known = agent_locked(agent.agent_id);
         if (!known) return std::unexpected(known.error());
         if (*known && (*known)->public_key != agent.public_key)
-            return fail(fmt::format(
-                "agent {} ({}) presented a different public key ({}) than the one recorded when it was first seen "
-                "({}); refusing its events. If the agent's key was replaced on purpose, delete its row from the "
-                "agents table of {}",
-                agent.agent_id, agent.host_name, chain::to_hex(agent.public_key).substr(0, 16),
-                chain::to_hex((*known)->public_key).substr(0, 16), where_));
+            return std::unexpected(key_mismatch(agent, **known, where_));
         if (*known && ((*known)->host_name != agent.host_name || (*known)->host_id != agent.host_id)) {
             auto up = run("UPDATE agents SET host_id = $1, host_name = $2 WHERE agent_id = $3",
                           {txt(agent.host_id), txt(agent.host_name), txt(agent.agent_id)}, "update the agent's host");
