@@ -27,7 +27,10 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options) {
     std::string collector;
     for (const auto& spec : outputs) {
         if (spec.starts_with("collector:")) {
-            if (!collector.empty()) return fail("only one collector: output is supported");
+            if (!collector.empty())
+                return fail(fmt::format("--output {}: only one collector output is supported; keep one "
+                                        "--output collector:HOST:PORT",
+                                        spec));
             collector = spec.substr(10);
             if (collector.find(':') == std::string::npos)
                 return fail(fmt::format("--output {} needs a port: collector:HOST:PORT", spec));
