@@ -16,6 +16,7 @@ PACKAGES=(
   libssl-dev openssl                  # SHA-256 chain, Ed25519 checkpoints; dev certificates
   libzstd-dev                         # batch compression
   libsqlite3-dev libpq-dev            # the central store's back ends
+  librdkafka-dev                      # the kafka:// output (idempotent producer; tests use its mock cluster)
   libclang-rt-14-dev                  # libFuzzer for the fuzz targets (clang -fsanitize=fuzzer)
   catch2 nlohmann-json3-dev           # tests
   sudo openssh-server sshpass         # tests: real sudo commands and ssh logins
@@ -28,6 +29,9 @@ NO_AUTOSTART=(auditd)
 # The PostgreSQL store's tests start their own server (as the postgres user,
 # on a temp dir and a free loopback port); Debian's cluster is not used.
 NO_AUTOSTART+=(postgresql)
+# The syslog outputs' tests start their own rsyslogd (plain and TLS through
+# OpenSSL) on a free loopback port; the host's rsyslog service is not used.
+NO_AUTOSTART+=(rsyslog rsyslog-openssl)
 
 missing=()
 for p in "${PACKAGES[@]}" "${NO_AUTOSTART[@]}"; do
