@@ -62,6 +62,9 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options) {
     a->source_ = std::move(*source);
     if (rule_set)
         if (auto ok = a->apply_rules(rule_set); !ok) return std::unexpected(ok.error());
+    // Opened once the programs are loaded: a start that fails on privileges
+    // or the kernel leaves the spool as it was.
+    if (auto ok = a->open_spool(); !ok) return std::unexpected(ok.error());
     // Attached first, seeded second: a process is in /proc or in the ring.
     a->enricher_->seed();
 
@@ -165,19 +168,26 @@ Result<void> Agent::open_outputs(const AgentOptions& options) {
         if (!d) return std::unexpected(d.error());
         destinations.push_back(std::move(*d));
     }
+    pending_spool_ = std::move(so);
+    pending_destinations_ = std::move(destinations);
+    return {};
+}
+
+Result<void> Agent::open_spool() {
     spool::Recovery r;
-    auto spool = spool::Spool::open(so, &r);
+    auto spool = spool::Spool::open(pending_spool_, &r);
     if (!spool) return std::unexpected(spool.error());
     spool_ = std::move(*spool);
     sequence_ = r.last_sequence;
     checkpoint_sequence_ = r.last_sequence;
-    spdlog::info("spool {}: continuing after sequence {} ({} delivered to every output, {} bytes waiting)", so.dir,
+    spdlog::info("spool {}: continuing after sequence {} ({} delivered to every output, {} bytes waiting)", pending_spool_.dir,
                  r.last_sequence, r.acked, spool_->bytes());
     if (r.damaged_bytes)
-        spdlog::warn("spool {}: cut {} damaged byte(s) ({} record(s)) from the tail of the newest segment", so.dir,
+        spdlog::warn("spool {}: cut {} damaged byte(s) ({} record(s)) from the tail of the newest segment", pending_spool_.dir,
                      r.damaged_bytes, r.damaged_records);
-    for (size_t i = 0; i < destinations.size(); ++i)
-        forwarders_.push_back(std::make_unique<forward::Forwarder>(*spool_, i, std::move(destinations[i])));
+    for (size_t i = 0; i < pending_destinations_.size(); ++i)
+        forwarders_.push_back(std::make_unique<forward::Forwarder>(*spool_, i, std::move(pending_destinations_[i])));
+    pending_destinations_.clear();
     return {};
 }
 

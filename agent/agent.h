@@ -102,7 +102,10 @@ private:
     void emit(v1::Event& ev, bool from_reserve = false);
     void emit_agent_event(const char* action, const char* type);
     void emit_lost(const char* stage, uint64_t count, uint64_t first_sequence = 0, uint64_t last_sequence = 0);
+    // Checks every --output and builds its destination; open_spool() then
+    // opens the spool with one cursor per output and makes the forwarders.
     Result<void> open_outputs(const AgentOptions& options);
+    Result<void> open_spool();
     // Group commit every kCommitInterval, a signed checkpoint every second.
     void spool_tick(bool checkpoint);
     void note_spool_write(const Result<void>& written);
@@ -130,6 +133,8 @@ private:
     // Spool (durable, chained) -> a forwarder thread per output.
     std::unique_ptr<spool::Spool> spool_;
     std::vector<std::unique_ptr<forward::Forwarder>> forwarders_;
+    spool::Options pending_spool_;  // between open_outputs() and open_spool()
+    std::vector<std::unique_ptr<forward::Destination>> pending_destinations_;
     uint64_t damage_reported_through_ = 0;  // damaged ranges are seen by every output; reported once
     std::optional<chain::SigningKey> key_;
     std::string raw_;                      // the event's bytes, as spooled and hashed
