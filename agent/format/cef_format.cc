@@ -150,9 +150,12 @@ void add_file(const v1::Event& ev, Extensions& x) {
     }
     if (f.has_inode()) x.add("fileId", f.inode());
     if (f.has_mode()) {
-        char buf[8];
+        // Octal, at least four digits, as ECS file.mode shows it ("0644").
+        char buf[12];
         auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), f.mode(), 8);
-        x.add("filePermission", std::string_view(buf, end - buf));
+        std::string mode(buf, end);
+        if (mode.size() < 4) mode.insert(0, 4 - mode.size(), '0');
+        x.add("filePermission", mode);
     }
 }
 
