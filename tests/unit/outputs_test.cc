@@ -265,7 +265,7 @@ TEST_CASE("output specs: clear errors for what cannot work", "[outputs]") {
           "--output file:/tmp/x?colour=red: unknown parameter 'colour'; a file takes format=, max-size=, keep=, fsync=");
     CHECK(err("file:/tmp/x?keep=0") == "--output file:/tmp/x?keep=0: keep takes a number of old files from 1 to 1000, not '0'");
     CHECK(err("file:/tmp/x?max-size=lots") == "--output file:/tmp/x?max-size=lots: max-size takes a size like 512M or 2G, not 'lots'");
-    CHECK(err("file:/tmp/x?format=xml") == "--output file:/tmp/x?format=xml: --format takes json, ocsf or cef, not 'xml'");
+    CHECK(err("file:/tmp/x?format=xml") == "--output file:/tmp/x?format=xml: unknown event format 'xml': use json, ocsf or cef");
     CHECK(err("file:/tmp/x?keep=2&keep=3") == "--output file:/tmp/x?keep=2&keep=3: 'keep' is given twice");
     CHECK(err("stdout?fsync=none") == "--output stdout?fsync=none: stdout takes only format=");
     CHECK(err("file:/nonexistent-dir/x") == "cannot open output file /nonexistent-dir/x: No such file or directory");
