@@ -3,10 +3,12 @@
 // report for each (acks=all), so the forwarder advances the Kafka cursor only
 // over events the brokers hold.
 //
-// A failed batch is sent again whole: events the broker had written before
-// the failure (their report said "possibly persisted") then appear twice in
-// the topic. Retries inside librdkafka (within timeout-ms) never duplicate:
-// the idempotent producer's sequence numbers let the broker drop them.
+// A failed batch comes back whole; events the brokers confirmed in an earlier
+// attempt are not produced again, but those whose report said "possibly
+// persisted" (in flight when the connection broke) are, and may then appear
+// twice in the topic, as may a batch resent after the agent restarts.
+// Retries inside librdkafka (within timeout-ms) resend with the same producer
+// id and sequence numbers, which a real broker recognises and drops.
 #include <librdkafka/rdkafka.h>
 #include <spdlog/spdlog.h>
 
@@ -15,6 +17,7 @@
 #include <chrono>
 #include <climits>
 #include <cstdint>
+#include <set>
 #include <vector>
 
 #include "output/kafka_config.h"
@@ -80,6 +83,10 @@ private:
     // batches carry an older generation and are ignored.
     uint32_t generation_ = 0;
     std::vector<uint64_t> sequences_;  // by message index
+    std::vector<char> confirmed_now_;  // by message index: the brokers have it
+    // Events of a failed batch that the brokers did confirm: when the
+    // forwarder sends the batch again they are not produced twice.
+    std::set<uint64_t> confirmed_;
     size_t pending_ = 0;
     size_t failed_ = 0;
     size_t possibly_persisted_ = 0;
@@ -148,11 +155,13 @@ Result<forward::Delivered> KafkaDestination::deliver(const forward::Batch& batch
 
     ++generation_;
     sequences_.clear();
+    confirmed_now_.clear();
     pending_ = failed_ = possibly_persisted_ = 0;
     first_failed_ = SIZE_MAX;
     first_error_.clear();
     for (const spool::Record& rec : batch.records) {
         if (rec.type != spool::Record::Type::event) continue;  // checkpoints are the collector's business
+        if (confirmed_.contains(rec.sequence)) continue;       // a re-delivery: the brokers have it
         if (!event_.ParseFromString(rec.bytes)) {
             ++unparsable_;
             spdlog::warn("{}: spool record {} ({} bytes) is not an event; skipped ({} so far)", s_.name, rec.sequence,
@@ -161,6 +170,7 @@ Result<forward::Delivered> KafkaDestination::deliver(const forward::Batch& batch
         }
         size_t index = sequences_.size();
         sequences_.push_back(rec.sequence);
+        confirmed_now_.push_back(0);
         auto* tag = reinterpret_cast<void*>(uintptr_t{generation_} << 32 | index);
         if (rd_kafka_resp_err_t err = produce(rec.sequence, tag); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
             if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
@@ -178,7 +188,15 @@ Result<forward::Delivered> KafkaDestination::deliver(const forward::Batch& batch
         }
         ++pending_;
     }
-    return wait_reports(sequences_.size());
+    auto result = wait_reports(sequences_.size());
+    if (result) {
+        // The forwarder acks through last_sequence and never sends those again.
+        confirmed_.erase(confirmed_.begin(), confirmed_.upper_bound(batch.last_sequence));
+    } else {
+        for (size_t i = 0; i < sequences_.size(); ++i)
+            if (confirmed_now_[i]) confirmed_.insert(sequences_[i]);
+    }
+    return result;
 }
 
 std::string KafkaDestination::stopping(size_t produced) const {
@@ -224,7 +242,10 @@ void KafkaDestination::on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, voi
     if (static_cast<uint32_t>(tag >> 32) != self->generation_) return;  // from a batch deliver() gave up on
     size_t index = tag & 0xffffffffu;
     --self->pending_;
-    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        self->confirmed_now_[index] = 1;
+        return;
+    }
     try {
         uint64_t seq = index < self->sequences_.size() ? self->sequences_[index] : 0;
         if (m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
