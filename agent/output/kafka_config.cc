@@ -15,6 +15,9 @@ constexpr const char* kAllowed =
     "format=json|ocsf|cef, compression=none|gzip|snappy|lz4|zstd, timeout-ms=N, rdkafka.PROPERTY=VALUE";
 constexpr const char* kPropertiesDoc = "https://github.com/confluentinc/librdkafka/blob/v2.0.2/CONFIGURATION.md";
 
+constexpr std::string_view kNeedsAcksAll =
+    "ktrail needs acks=all (an event counts as delivered only once every in-sync replica has it)";
+
 // librdkafka properties that a ktrail parameter or the delivery guarantee
 // owns: a pass-through would silently undo them.
 struct Reserved {
@@ -28,8 +31,8 @@ constexpr Reserved kReserved[] = {
     {"message.timeout.ms", "use ?timeout-ms="},
     {"delivery.timeout.ms", "use ?timeout-ms="},
     {"enable.idempotence", "ktrail needs the idempotent producer (no duplicates or reordering from retries)"},
-    {"acks", "ktrail needs acks=all (an event counts as delivered only once every in-sync replica has it)"},
-    {"request.required.acks", "ktrail needs acks=all (an event counts as delivered only once every in-sync replica has it)"},
+    {"acks", kNeedsAcksAll},
+    {"request.required.acks", kNeedsAcksAll},
 };
 
 std::set<std::string> builtin_features() {
@@ -86,8 +89,7 @@ Result<Settings> parse_settings(const OutputSpec& spec, const DestinationContext
     if (s.brokers.empty() || s.brokers.front() == ',' || s.brokers.back() == ',' ||
         s.brokers.find(",,") != std::string::npos)
         return fail(fmt::format("--output {}: no broker or an empty one in '{}'; {}", spec.text, s.brokers, shape));
-    if (s.topic.empty())
-        return fail(fmt::format("--output {}: no topic after the brokers; {}", spec.text, shape));
+    if (s.topic.empty()) return fail(fmt::format("--output {}: no topic after the brokers; {}", spec.text, shape));
     if (!valid_topic(s.topic))
         return fail(fmt::format("--output {}: '{}' is not a Kafka topic name (1-249 of a-z A-Z 0-9 . _ -); {}",
                                 spec.text, s.topic, shape));
@@ -144,8 +146,9 @@ Result<ConfPtr> build_conf(const Settings& s, bool with_brokers) {
             return fail(fmt::format("--output {}: librdkafka refused {}: {} (properties: {})", s.name, key, errstr,
                                     kPropertiesDoc));
     }
-    if (with_brokers &&
-        rd_kafka_conf_set(conf.get(), "bootstrap.servers", s.brokers.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
+    if (!with_brokers) return conf;
+    if (rd_kafka_conf_set(conf.get(), "bootstrap.servers", s.brokers.c_str(), errstr, sizeof errstr) !=
+        RD_KAFKA_CONF_OK)
         return fail(fmt::format("--output {}: librdkafka refused the brokers '{}': {}", s.name, s.brokers, errstr));
     return conf;
 }

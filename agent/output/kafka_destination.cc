@@ -29,9 +29,9 @@ namespace {
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
-constexpr int kPollMs = 50;                        // how soon cancel() is noticed
-constexpr milliseconds kReportGrace{5000};         // past timeout-ms: librdkafka owes a report by then
-constexpr milliseconds kCloseFlush{2000};          // shutdown: how long to wait for reports
+constexpr int kPollMs = 50;                 // how soon cancel() is noticed
+constexpr milliseconds kReportGrace{5000};  // past timeout-ms: librdkafka owes a report by then
+constexpr milliseconds kCloseFlush{2000};   // shutdown: how long to wait for reports
 static_assert(sizeof(uintptr_t) == 8, "message tags pack a 32-bit batch generation and a 32-bit index");
 
 struct ProducerDeleter {
@@ -90,11 +90,11 @@ private:
     size_t pending_ = 0;
     size_t failed_ = 0;
     size_t possibly_persisted_ = 0;
-    size_t first_failed_ = SIZE_MAX;   // lowest failed index
+    size_t first_failed_ = SIZE_MAX;  // lowest failed index
     std::string first_error_;
-    uint64_t unparsable_ = 0;          // spool records that were not events (counted, skipped)
-    uint64_t too_large_ = 0;           // events over the size limit (counted, skipped)
-    v1::Event event_;                  // reused: no allocation per event
+    uint64_t unparsable_ = 0;  // spool records that were not events (counted, skipped)
+    uint64_t too_large_ = 0;   // events over the size limit (counted, skipped)
+    v1::Event event_;          // reused: no allocation per event
     std::string value_;
 };
 
@@ -110,8 +110,8 @@ Result<void> KafkaDestination::connect() {
     conf->release();
     TopicPtr topic(rd_kafka_topic_new(rk.get(), s_.topic.c_str(), nullptr));
     if (!topic)
-        return fail(fmt::format("{}: cannot use topic '{}': {}", s_.name, s_.topic,
-                                rd_kafka_err2str(rd_kafka_last_error())));
+        return fail(
+            fmt::format("{}: cannot use topic '{}': {}", s_.name, s_.topic, rd_kafka_err2str(rd_kafka_last_error())));
     rk_ = std::move(rk);
     topic_ = std::move(topic);
     return {};
@@ -137,11 +137,11 @@ rd_kafka_resp_err_t KafkaDestination::produce(uint64_t sequence, void* tag) {
     char seq[24];
     size_t seq_len = std::to_chars(seq, seq + sizeof seq, sequence).ptr - seq;
     for (;;) {
-        rd_kafka_resp_err_t err = rd_kafka_producev(
-            rk_.get(), RD_KAFKA_V_RKT(topic_.get()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_KEY(key_.data(), key_.size()), RD_KAFKA_V_VALUE(value_.data(), value_.size()),
-            RD_KAFKA_V_HEADER("ktrail.sequence", seq, static_cast<ssize_t>(seq_len)), RD_KAFKA_V_OPAQUE(tag),
-            RD_KAFKA_V_END);
+        rd_kafka_resp_err_t err =
+            rd_kafka_producev(rk_.get(), RD_KAFKA_V_RKT(topic_.get()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_KEY(key_.data(), key_.size()), RD_KAFKA_V_VALUE(value_.data(), value_.size()),
+                              RD_KAFKA_V_HEADER("ktrail.sequence", seq, static_cast<ssize_t>(seq_len)),
+                              RD_KAFKA_V_OPAQUE(tag), RD_KAFKA_V_END);
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || cancelled_.load(std::memory_order_relaxed)) return err;
         rd_kafka_poll(rk_.get(), kPollMs);  // serving reports frees room in the queue
     }
@@ -176,9 +176,10 @@ Result<forward::Delivered> KafkaDestination::deliver(const forward::Batch& batch
             if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
                 // Sending it again would fail again and hold back every later event.
                 ++too_large_;
-                spdlog::error("{}: event {} is larger than message.max.bytes; skipped ({} so far); raise "
-                              "?rdkafka.message.max.bytes= (and the topic's max.message.bytes)",
-                              s_.name, rec.sequence, too_large_);
+                spdlog::error(
+                    "{}: event {} is larger than message.max.bytes; skipped ({} so far); raise "
+                    "?rdkafka.message.max.bytes= (and the topic's max.message.bytes)",
+                    s_.name, rec.sequence, too_large_);
                 continue;
             }
             ++failed_;
@@ -211,9 +212,10 @@ Result<forward::Delivered> KafkaDestination::wait_reports(size_t produced) {
     while (pending_ > 0) {
         if (cancelled_.load(std::memory_order_relaxed)) return fail(stopping(produced));
         if (Clock::now() > deadline)
-            return fail(fmt::format("{}: no delivery report for {} of {} events within timeout-ms={} (+{} ms); the "
-                                    "batch stays in the spool and is sent again",
-                                    s_.name, pending_, produced, s_.timeout_ms, kReportGrace.count()));
+            return fail(
+                fmt::format("{}: no delivery report for {} of {} events within timeout-ms={} (+{} ms); the "
+                            "batch stays in the spool and is sent again",
+                            s_.name, pending_, produced, s_.timeout_ms, kReportGrace.count()));
         rd_kafka_poll(rk_.get(), kPollMs);
     }
     char fatal[512];
@@ -225,13 +227,15 @@ Result<forward::Delivered> KafkaDestination::wait_reports(size_t produced) {
     }
     if (failed_ > 0) {
         std::string dup = possibly_persisted_ == 0 ? std::string("none was written")
-                                                   : fmt::format("{} may have been written and will then appear "
-                                                                 "twice in the topic",
-                                                                 possibly_persisted_);
-        return fail(fmt::format("{}: {} of {} events not confirmed by the brokers (first: {}); {}; the batch stays "
-                                "in the spool and is sent again — check that the brokers are reachable and the topic "
-                                "exists",
-                                s_.name, failed_, produced, first_error_, dup));
+                                                   : fmt::format(
+                                                         "{} may have been written and will then appear "
+                                                         "twice in the topic",
+                                                         possibly_persisted_);
+        return fail(
+            fmt::format("{}: {} of {} events not confirmed by the brokers (first: {}); {}; the batch stays "
+                        "in the spool and is sent again — check that the brokers are reachable and the topic "
+                        "exists",
+                        s_.name, failed_, produced, first_error_, dup));
     }
     return forward::Delivered{};
 }
@@ -250,9 +254,10 @@ void KafkaDestination::on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, voi
         uint64_t seq = index < self->sequences_.size() ? self->sequences_[index] : 0;
         if (m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
             ++self->too_large_;
-            spdlog::error("{}: the broker refused event {} as too large; skipped ({} so far); raise the topic's "
-                          "max.message.bytes",
-                          self->s_.name, seq, self->too_large_);
+            spdlog::error(
+                "{}: the broker refused event {} as too large; skipped ({} so far); raise the topic's "
+                "max.message.bytes",
+                self->s_.name, seq, self->too_large_);
             return;
         }
         ++self->failed_;
@@ -268,7 +273,7 @@ void KafkaDestination::on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, voi
 void KafkaDestination::on_log(const rd_kafka_t* rk, int level, const char* facility, const char* text) {
     // librdkafka's lines name brokers, topics and states, never message contents.
     auto* self = static_cast<const KafkaDestination*>(rd_kafka_opaque(rk));
-    spdlog::level::level_enum lvl = level <= 3 ? spdlog::level::err
+    spdlog::level::level_enum lvl = level <= 3   ? spdlog::level::err
                                     : level == 4 ? spdlog::level::warn
                                     : level <= 6 ? spdlog::level::info
                                                  : spdlog::level::debug;

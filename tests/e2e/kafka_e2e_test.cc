@@ -1,9 +1,9 @@
 // The kafka:// output against librdkafka's mock cluster (three brokers on
 // 127.0.0.1 in this process; there is no Kafka broker in Debian), read back
 // with a real librdkafka consumer.
+#include <spdlog/spdlog.h>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <future>
@@ -263,11 +263,11 @@ TEST_CASE("kafka: retriable produce errors are retried by the idempotent produce
     auto dest = must_make("kafka://" + mc.bootstraps() + "/t?timeout-ms=20000");
     deliver_all(*dest, records(1, 100), 100);
 
-    rd_kafka_mock_push_request_errors(
-        mc.get(), test::kApiProduce, 8, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
-        RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND,
-        RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, RD_KAFKA_RESP_ERR__TRANSPORT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
-        RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
+    rd_kafka_mock_push_request_errors(mc.get(), test::kApiProduce, 8, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+                                      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+                                      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+                                      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, RD_KAFKA_RESP_ERR__TRANSPORT,
+                                      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
     deliver_all(*dest, records(101, 3000), 600);
 
     Tally t = tally(test::consume_all(mc.bootstraps(), "t", kPartitions, 3000), true);
@@ -298,8 +298,8 @@ TEST_CASE("kafka: a produce response slower than socket.timeout.ms is retried; t
     uint64_t dup_lo = UINT64_MAX, dup_hi = 0;
     for (auto [seq, n] : t.seen)
         if (n > 1) dup_lo = std::min(dup_lo, seq), dup_hi = std::max(dup_hi, seq);
-    WARN("slow produce responses: " << t.duplicates << " duplicate messages, sequences " << dup_lo << ".."
-                                     << dup_hi << " (the mock broker does not deduplicate idempotent retries)");
+    WARN("slow produce responses: " << t.duplicates << " duplicate messages, sequences " << dup_lo << ".." << dup_hi
+                                    << " (the mock broker does not deduplicate idempotent retries)");
     // Only the slowed request's events (the first batch after the fault) were copied.
     CHECK(t.duplicates % 300 == 0);
     if (t.duplicates > 0) {

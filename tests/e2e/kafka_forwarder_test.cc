@@ -1,9 +1,9 @@
 // The whole path: events appended to a real spool, a Forwarder reading it
 // through its own cursor and delivering to the kafka:// destination, the
 // brokers (librdkafka's mock cluster) down for 3 s in the middle.
-#include <catch2/catch.hpp>
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
+#include <catch2/catch.hpp>
 
 #include <filesystem>
 #include <map>
@@ -50,8 +50,8 @@ TEST_CASE("kafka: spool -> Forwarder -> kafka:// through a 3 s broker outage: no
     auto spool = spool::Spool::open({dir.path + "/spool", 1ull << 30, 1ull << 20, {dir.path + "/acked.kafka"}});
     REQUIRE(spool.has_value());
 
-    auto spec = parse_output_spec("kafka://" + mc.bootstraps() +
-                                  "/audit?timeout-ms=1000&rdkafka.reconnect.backoff.max.ms=200");
+    auto spec =
+        parse_output_spec("kafka://" + mc.bootstraps() + "/audit?timeout-ms=1000&rdkafka.reconnect.backoff.max.ms=200");
     REQUIRE(spec.has_value());
     DestinationContext ctx;
     ctx.host.machine_id = "host-9";
@@ -104,7 +104,7 @@ TEST_CASE("kafka: spool -> Forwarder -> kafka:// through a 3 s broker outage: no
     REQUIRE(seen.size() == kEvents);  // every sequence at least once
     CHECK(seen.begin()->first == 1);
     CHECK(seen.rbegin()->first == kEvents);
-    WARN("forwarder through a 3 s outage: " << msgs.size() << " messages for " << kEvents << " events, "
-                                            << duplicates << " duplicates, " << fw.stats().retries.load()
+    WARN("forwarder through a 3 s outage: " << msgs.size() << " messages for " << kEvents << " events, " << duplicates
+                                            << " duplicates, " << fw.stats().retries.load()
                                             << " failed deliveries retried");
 }

@@ -43,8 +43,8 @@ void MockCluster::set_up() {
     for (int id = 1; id <= brokers_; ++id) rd_kafka_mock_broker_set_up(mock_, id);
 }
 
-std::vector<Consumed> consume_all(const std::string& bootstraps, const std::string& topic, int partitions,
-                                  size_t want, std::chrono::milliseconds limit) {
+std::vector<Consumed> consume_all(const std::string& bootstraps, const std::string& topic, int partitions, size_t want,
+                                  std::chrono::milliseconds limit) {
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
     set(conf, "bootstrap.servers", bootstraps);
     set(conf, "group.id", "ktrail-test-reader");

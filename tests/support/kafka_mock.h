@@ -47,7 +47,7 @@ struct Consumed {
 // Everything in `topic` (partitions 0..partitions-1) from the beginning:
 // reads until it has at least `want` messages and every partition is at its
 // end, or `limit` passes.
-std::vector<Consumed> consume_all(const std::string& bootstraps, const std::string& topic, int partitions,
-                                  size_t want, std::chrono::milliseconds limit = std::chrono::seconds(30));
+std::vector<Consumed> consume_all(const std::string& bootstraps, const std::string& topic, int partitions, size_t want,
+                                  std::chrono::milliseconds limit = std::chrono::seconds(30));
 
 }  // namespace ktrail::test
