@@ -7,7 +7,4 @@ namespace ktrail {
 Result<std::unique_ptr<forward::Destination>> make_syslog_destination(const OutputSpec& s, const DestinationContext&) {
     return fail("syslog not merged yet: " + s.text);
 }
-Result<std::unique_ptr<forward::Destination>> make_kafka_destination(const OutputSpec& s, const DestinationContext&) {
-    return fail("kafka not merged yet: " + s.text);
-}
 }  // namespace ktrail
