@@ -11,7 +11,8 @@
 #include <chrono>
 #include <cstring>
 
-#include "format/json_format.h"
+#include "forward/collector_destination.h"
+#include "output/output_spec.h"
 #include "rules/analysis.h"
 #include "source/audit/mapper.h"
 
@@ -23,25 +24,7 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options) {
     if (!host) return std::unexpected(host.error());
     a->host_ = *host;
 
-    std::vector<std::string> outputs = options.outputs.empty() ? std::vector<std::string>{"stdout"} : options.outputs;
-    std::string collector;
-    for (const auto& spec : outputs) {
-        if (spec.starts_with("collector:")) {
-            if (!collector.empty())
-                return fail(fmt::format("--output {}: only one collector output is supported; keep one "
-                                        "--output collector:HOST:PORT",
-                                        spec));
-            collector = spec.substr(10);
-            if (collector.find(':') == std::string::npos)
-                return fail(fmt::format("--output {} needs a port: collector:HOST:PORT", spec));
-            continue;
-        }
-        auto sink = open_sink(spec);
-        if (!sink) return std::unexpected(sink.error());
-        a->sinks_.push_back(std::move(*sink));
-    }
-    if (!collector.empty())
-        if (auto ok = a->open_spool(options, collector); !ok) return std::unexpected(ok.error());
+    if (auto ok = a->open_outputs(options); !ok) return std::unexpected(ok.error());
     a->decoder_ = std::make_unique<bpf::Decoder>(
         bpf::DecodeContext{bpf::own_mount_namespace(), &a->clock_});
     a->enricher_ = std::make_unique<Enricher>(a->host_.boot_id, &a->clock_);
@@ -79,6 +62,9 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options) {
     a->source_ = std::move(*source);
     if (rule_set)
         if (auto ok = a->apply_rules(rule_set); !ok) return std::unexpected(ok.error());
+    // Opened once the programs are loaded: a start that fails on privileges
+    // or the kernel leaves the spool as it was.
+    if (auto ok = a->open_spool(); !ok) return std::unexpected(ok.error());
     // Attached first, seeded second: a process is in /proc or in the ring.
     a->enricher_->seed();
 
@@ -117,33 +103,91 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options) {
     return a;
 }
 
-Result<void> Agent::open_spool(const AgentOptions& options, const std::string& collector) {
-    auto key = chain::SigningKey::load_or_create(options.state_dir + "/agent.key");
-    if (!key) return std::unexpected(key.error());
-    key_ = std::move(*key);
+namespace {
+
+// A cursor file name for an output: its scheme and target (not its
+// parameters, so changing ?format= keeps its position), made safe.
+std::string cursor_name(const OutputSpec& spec) {
+    std::string key = spec.scheme + "-" + spec.target;
+    for (char& c : key)
+        if (!isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-') c = '_';
+    if (key.size() > 120) key = key.substr(0, 100) + fmt::format("-{:016x}", std::hash<std::string>{}(key));
+    return key;
+}
+
+}  // namespace
+
+Result<void> Agent::open_outputs(const AgentOptions& options) {
+    // Every output is checked and built before the spool opens.
+    std::vector<OutputSpec> specs;
+    for (const auto& text : options.outputs.empty() ? std::vector<std::string>{"stdout"} : options.outputs) {
+        auto spec = parse_output_spec(text);
+        if (!spec) return std::unexpected(spec.error());
+        for (const auto& other : specs) {
+            if (other.scheme == "collector" && spec->scheme == "collector")
+                return fail(fmt::format("--output {}: only one collector output is supported; keep one "
+                                        "--output collector:HOST:PORT",
+                                        text));
+            if (other.scheme == spec->scheme && other.target == spec->target)
+                return fail(fmt::format("--output {} is given twice", text));
+        }
+        specs.push_back(std::move(*spec));
+    }
+    DestinationContext context{host_, options.format};
+    std::vector<std::unique_ptr<forward::Destination>> destinations;
     spool::Options so;
     so.dir = options.spool_dir.empty() ? options.state_dir + "/spool" : options.spool_dir;
-    so.cursor = options.state_dir + "/spool-acked";
     so.max_bytes = options.spool_max_bytes;
     // Whole segments are what acks free: keep several within the cap.
     so.segment_bytes = std::clamp<uint64_t>(so.max_bytes / 8, 64 * 1024, 16ull << 20);
     if (so.max_bytes < 512 * 1024) return fail("--spool-max-bytes must be at least 512K");
+    auto key = chain::SigningKey::load_or_create(options.state_dir + "/agent.key");
+    if (!key) return std::unexpected(key.error());
+    key_ = std::move(*key);
+    for (const auto& spec : specs) {
+        Result<std::unique_ptr<forward::Destination>> d = fail("");
+        if (spec.scheme == "collector") {
+            if (spec.target.find(':') == std::string::npos)
+                return fail(fmt::format("--output {} needs a port: collector:HOST:PORT", spec.text));
+            if (!spec.params.empty())
+                return fail(fmt::format("--output {}: a collector takes no parameters (TLS files: --tls-ca, "
+                                        "--tls-cert, --tls-key)",
+                                        spec.text));
+            auto client = forward::CollectorClient::connect({spec.target, options.tls});
+            if (!client) return std::unexpected(client.error());
+            d = forward::make_collector_destination(
+                spec.target, std::move(*client),
+                forward::Identity{host_.agent_id, host_.machine_id, host_.hostname, key_->public_key()});
+            so.cursors.push_back(options.state_dir + "/spool-acked");  // the collector's: the chain's link
+        } else {
+            d = spec.scheme == "stdout" || spec.scheme == "file" ? make_file_destination(spec, context)
+                : spec.scheme == "kafka"                         ? make_kafka_destination(spec, context)
+                                                                 : make_syslog_destination(spec, context);
+            so.cursors.push_back(options.state_dir + "/spool-acked." + cursor_name(spec));
+        }
+        if (!d) return std::unexpected(d.error());
+        destinations.push_back(std::move(*d));
+    }
+    pending_spool_ = std::move(so);
+    pending_destinations_ = std::move(destinations);
+    return {};
+}
+
+Result<void> Agent::open_spool() {
     spool::Recovery r;
-    auto spool = spool::Spool::open(so, &r);
+    auto spool = spool::Spool::open(pending_spool_, &r);
     if (!spool) return std::unexpected(spool.error());
     spool_ = std::move(*spool);
     sequence_ = r.last_sequence;
     checkpoint_sequence_ = r.last_sequence;
-    spdlog::info("spool {}: continuing after sequence {} ({} acknowledged by the collector, {} bytes waiting)", so.dir,
+    spdlog::info("spool {}: continuing after sequence {} ({} delivered to every output, {} bytes waiting)", pending_spool_.dir,
                  r.last_sequence, r.acked, spool_->bytes());
     if (r.damaged_bytes)
-        spdlog::warn("spool {}: cut {} damaged byte(s) ({} record(s)) from the tail of the newest segment", so.dir,
+        spdlog::warn("spool {}: cut {} damaged byte(s) ({} record(s)) from the tail of the newest segment", pending_spool_.dir,
                      r.damaged_bytes, r.damaged_records);
-    auto client = forward::CollectorClient::connect({collector, options.tls});
-    if (!client) return std::unexpected(client.error());
-    forwarder_ = std::make_unique<forward::Forwarder>(
-        *spool_, std::move(*client),
-        forward::Identity{host_.agent_id, host_.machine_id, host_.hostname, key_->public_key()});
+    for (size_t i = 0; i < pending_destinations_.size(); ++i)
+        forwarders_.push_back(std::make_unique<forward::Forwarder>(*spool_, i, std::move(pending_destinations_[i])));
+    pending_destinations_.clear();
     return {};
 }
 
@@ -177,7 +221,7 @@ void Agent::note_spool_write(const Result<void>& written) {
 }
 
 Agent::~Agent() {
-    forwarder_.reset();
+    forwarders_.clear();
     audit_rules_.unload();  // exactly the rules ktraild added
     audit_.reset();         // hands the kernel's audit state back
     if (epoll_fd_ >= 0) close(epoll_fd_);
@@ -313,29 +357,20 @@ void Agent::emit(v1::Event& ev, bool from_reserve) {
     auto* a = ev.mutable_agent();
     a->set_id(host_.agent_id);
     a->set_version(kVersion);
-    if (spool_) {
-        // The spool takes the event first: a full spool drops it before it
-        // has a sequence number, and the count is reported once there is room.
-        raw_.clear();
-        ev.AppendToString(&raw_);
-        if (!spool_->has_room(raw_.size(), from_reserve)) {
-            if (spool_lost_pending_++ == 0)
-                spdlog::warn("spool full ({} bytes, --spool-max-bytes): new events are dropped and counted until the "
-                             "collector catches up", spool_->bytes());
-            ++stats_.spool_full_lost;
-            return;
-        }
-        if (auto ok = spool_->append_event(sequence, raw_); !ok) note_spool_write(ok);
+    // A full spool drops the event before it has a sequence number; the
+    // count is reported once there is room.
+    raw_.clear();
+    ev.AppendToString(&raw_);
+    if (!spool_->has_room(raw_.size(), from_reserve)) {
+        if (spool_lost_pending_++ == 0)
+            spdlog::warn("spool full ({} bytes, --spool-max-bytes): new events are dropped and counted until the "
+                         "outputs catch up", spool_->bytes());
+        ++stats_.spool_full_lost;
+        return;
     }
+    if (auto ok = spool_->append_event(sequence, raw_); !ok) note_spool_write(ok);
     sequence_ = sequence;
     ++stats_.emitted;
-    if (sinks_.empty()) return;
-    append_json(ev, out_);
-    // A fast producer can keep the ring non-empty for a long time: bound the
-    // batch rather than the poll round.
-    if (out_.size() >= kBatchBytes) {
-        if (auto ok = flush(); !ok) flush_error_ = ok.error();
-    }
 }
 
 void Agent::emit_agent_event(const char* action, const char* type) {
@@ -383,8 +418,11 @@ void Agent::check_losses() {
         emit_lost("kernel-ringbuf", dropped - stats_.kernel_dropped);
         stats_.kernel_dropped = dropped;
     }
-    if (forwarder_) {
-        for (const auto& r : forwarder_->take_damaged()) {
+    for (auto& f : forwarders_) {
+        for (auto r : f->take_damaged()) {
+            if (r.last <= damage_reported_through_) continue;
+            r.first = std::max(r.first, damage_reported_through_ + 1);
+            damage_reported_through_ = r.last;
             stats_.spool_damaged += r.last - r.first + 1;
             emit_lost("spool-damaged", r.last - r.first + 1, r.first, r.last);
         }
@@ -395,15 +433,15 @@ void Agent::check_losses() {
     }
 }
 
-Result<void> Agent::flush() {
-    // The spool first: an event a sink has shown is one the spool has.
-    if (spool_) note_spool_write(spool_->write());
-    for (auto& sink : sinks_) {
-        if (auto ok = sink->write(out_); !ok) return ok;
-        if (auto ok = sink->flush(); !ok) return ok;
+void Agent::flush_outputs(std::chrono::milliseconds limit) {
+    // The forwarders work in parallel; one deadline for all.
+    auto until = std::chrono::steady_clock::now() + limit;
+    for (auto& f : forwarders_) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+        if (!f->flush(std::max(left, std::chrono::milliseconds(0))))
+            spdlog::warn("output {}: not everything was delivered before stopping; the rest waits in the spool",
+                         f->name());
     }
-    out_.clear();
-    return {};
 }
 
 Result<void> Agent::run(const std::atomic<bool>& stop, std::atomic<bool>* reload) {
@@ -413,7 +451,7 @@ Result<void> Agent::run(const std::atomic<bool>& stop, std::atomic<bool>* reload
     spdlog::info("ktraild {} started: agent {} on {}; programs attached: {}; audit: {}", kVersion, host_.agent_id,
                  host_.hostname, programs, audit_ ? std::string(audit::to_string(audit_->mode())) : "off");
     emit_agent_event("agent-started", "start");
-    if (forwarder_) forwarder_->start();
+    for (auto& f : forwarders_) f->start();
     auto last_check = Clock::now();
     auto last_clock = Clock::now();
     auto last_commit = Clock::now();
@@ -430,7 +468,7 @@ Result<void> Agent::run(const std::atomic<bool>& stop, std::atomic<bool>* reload
             enricher_->tick(std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count());
             last_check = now;
         }
-        if (spool_ && now - last_commit >= kCommitInterval) {
+        if (now - last_commit >= kCommitInterval) {
             bool checkpoint = now - last_checkpoint >= std::chrono::seconds(1);
             spool_tick(checkpoint);
             last_commit = now;
@@ -444,16 +482,6 @@ Result<void> Agent::run(const std::atomic<bool>& stop, std::atomic<bool>* reload
             spdlog::info("SIGHUP: reloading the rules");
             if (auto ok = reload_rules(); !ok) spdlog::error("rule reload refused: {}", ok.error().message);
         }
-        if (flush_error_) {
-            status = std::unexpected(*flush_error_);
-            break;
-        }
-        if (!out_.empty()) {
-            if (auto ok = flush(); !ok) {
-                status = ok;
-                break;
-            }
-        }
     }
     // Stop producing, then take what is still waiting, audit first (as above).
     source_->detach();
@@ -465,27 +493,24 @@ Result<void> Agent::run(const std::atomic<bool>& stop, std::atomic<bool>* reload
     (void)source_->poll(0);
     handle_audit_until(INT64_MAX);
     check_losses();
-    if (spool_) {
-        // Deliver what is durable now if the collector answers (that makes
-        // room); a full-spool loss still unreported is then written, from the
-        // reserve if need be, so its count outlives this process.
-        spool_tick(false);
-        forwarder_->flush(std::chrono::seconds(5));
-        if (spool_lost_pending_) emit_lost("spool-full", std::exchange(spool_lost_pending_, 0));
-    }
+    // Deliver what is durable now if the outputs take it (that makes room);
+    // a full-spool loss still unreported is then written, from the reserve if
+    // need be, so its count outlives this process.
+    spool_tick(false);
+    flush_outputs(std::chrono::seconds(5));
+    if (spool_lost_pending_) emit_lost("spool-full", std::exchange(spool_lost_pending_, 0));
     emit_agent_event("agent-stopped", "end");
-    auto flushed = flush();
-    if (spool_) {
-        spool_tick(true);
-        forwarder_->flush(std::chrono::seconds(2));  // the rest waits in the spool for the next start
-        forwarder_->stop(std::chrono::milliseconds(0));
-        const auto& f = forwarder_->stats();
-        spdlog::info("spool: last sequence {}, acknowledged through {}, {} bytes waiting; forwarded {} events in {} "
-                     "batches ({} retries, {} duplicates); full-spool losses {}, damaged {} ({} bytes skipped)",
-                     spool_->last_sequence(), spool_->acked(), spool_->bytes(), f.events.load(), f.batches.load(),
-                     f.retries.load(), f.duplicates.load(), stats_.spool_full_lost, stats_.spool_damaged,
-                     forwarder_->damaged_bytes());
+    spool_tick(true);
+    flush_outputs(std::chrono::seconds(2));  // the rest waits in the spool for the next start
+    for (auto& f : forwarders_) {
+        f->stop(std::chrono::milliseconds(0));
+        const auto& st = f->stats();
+        spdlog::info("output {}: delivered through sequence {} ({} events in {} batches, {} retries, {} duplicates)",
+                     f->name(), spool_->acked(f->consumer()), st.events.load(), st.batches.load(), st.retries.load(),
+                     st.duplicates.load());
     }
+    spdlog::info("spool: last sequence {}, {} bytes waiting; full-spool losses {}, damaged {}", spool_->last_sequence(),
+                 spool_->bytes(), stats_.spool_full_lost, stats_.spool_damaged);
     auto k = source_->counters();
     spdlog::info("ktraild stopped: produced {}, delivered {}, dropped {}, filtered in kernel {}, filtered in agent {}, "
                  "malformed {}, audit events {} ({} of its own, not reported), audit malformed {}, audit socket overruns {}, emitted {}",
@@ -502,8 +527,7 @@ Result<void> Agent::run(const std::atomic<bool>& stop, std::atomic<bool>* reload
                  "{} sessions known; user names reloaded {} times",
                  e.processes.live, e.processes.exited, e.processes.peak, e.processes.evicted, e.processes.proc_reads,
                  e.sessions, e.name_invalidations);
-    if (!status) return status;
-    return flushed;
+    return status;
 }
 
 }  // namespace ktrail

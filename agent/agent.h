@@ -1,8 +1,9 @@
 // The agent's pipeline: BPF and audit sources -> decode/map -> enrich
 // (process, users, session, container) -> rules -> stamp (host, agent,
-// sequence) -> spool (durable, hash-chained, signed checkpoints) -> forwarder
-// thread -> collector; and JSON -> sinks. Losses anywhere become
-// `events-lost` events with the exact count.
+// sequence) -> spool (durable, hash-chained, signed checkpoints) -> one
+// forwarder thread per output (collector, stdout, file, syslog, Kafka), each
+// with its own spool cursor. Losses anywhere become `events-lost` events with
+// the exact count.
 #pragma once
 
 #include <atomic>
@@ -20,8 +21,9 @@
 #include "enrich/host.h"
 
 #include "ktrail/v1/event.pb.h"
+#include "forward/collector_client.h"
 #include "forward/forwarder.h"
-#include "output/sink.h"
+#include "format/event_format.h"
 #include "spool/chain.h"
 #include "spool/spool.h"
 #include "rules/engine.h"
@@ -38,7 +40,8 @@ namespace ktrail {
 inline constexpr const char* kVersion = "0.1.0";
 
 struct AgentOptions {
-    std::vector<std::string> outputs;  // empty: stdout
+    std::vector<std::string> outputs;  // --output SPECs; empty: stdout
+    Format format = Format::json;      // --format: what SIEM outputs get (a spec's ?format= wins)
     std::string state_dir = "/var/lib/ktrail";
     bpf::BpfOptions bpf;
     bool audit = true;  // read the Linux audit stream (logins, accounts, rule hits)
@@ -46,7 +49,7 @@ struct AgentOptions {
     std::vector<std::string> ktrail_rules; // ktrail rule files (*.yaml) or directories
     bool default_rules = true;             // load KTRAIL_DEFAULT_RULES_DIR first
     audit::ParseOptions audit_rule_options;
-    // collector:HOST:PORT outputs go through the spool.
+    // Every output reads from the spool.
     std::string spool_dir;                 // empty: STATE/spool
     uint64_t spool_max_bytes = 1ull << 30;
     forward::TlsFiles tls{"/etc/ktrail/tls/ca.crt", "/etc/ktrail/tls/agent.crt", "/etc/ktrail/tls/agent.key"};
@@ -56,7 +59,7 @@ struct AgentStats {
     uint64_t delivered = 0;       // records read from the ring buffer
     uint64_t decode_errors = 0;   // malformed records, counted and skipped
     uint64_t filtered = 0;        // named paths the path filter rejected in the agent
-    uint64_t emitted = 0;         // events written to the sinks
+    uint64_t emitted = 0;         // events written to the spool
     uint64_t kernel_dropped = 0;  // reported as events-lost so far
     uint64_t audit_events = 0;    // events from the audit stream
     uint64_t audit_own = 0;       // of them, the agent's own (not reported)
@@ -94,17 +97,21 @@ private:
     // Rules, then out: a dropped event takes no sequence number.
     void process(v1::Event& ev);
     Result<void> apply_rules(std::shared_ptr<const rules::RuleSet> set);
-    // Stamps the sequence and identity, spools, and writes to the sinks.
+    // Stamps the sequence and identity and spools it.
     // `from_reserve`: may use the spool's room kept for loss reports.
     void emit(v1::Event& ev, bool from_reserve = false);
     void emit_agent_event(const char* action, const char* type);
     void emit_lost(const char* stage, uint64_t count, uint64_t first_sequence = 0, uint64_t last_sequence = 0);
-    Result<void> open_spool(const AgentOptions& options, const std::string& collector);
+    // Checks every --output and builds its destination; open_spool() then
+    // opens the spool with one cursor per output and makes the forwarders.
+    Result<void> open_outputs(const AgentOptions& options);
+    Result<void> open_spool();
     // Group commit every kCommitInterval, a signed checkpoint every second.
     void spool_tick(bool checkpoint);
     void note_spool_write(const Result<void>& written);
     void check_losses();
-    Result<void> flush();
+    // Waits up to `limit` for every output to confirm what is durable.
+    void flush_outputs(std::chrono::milliseconds limit);
 
     HostIdentity host_;
     BootClock clock_;
@@ -123,10 +130,12 @@ private:
     audit::LoadedRules audit_rules_;
     uint32_t audit_lost_seen_ = 0;  // the kernel's audit lost counter, last read
     int epoll_fd_ = -1;
-    std::vector<std::unique_ptr<Sink>> sinks_;
-    // The collector path: spool (durable, chained) -> forwarder thread.
+    // Spool (durable, chained) -> a forwarder thread per output.
     std::unique_ptr<spool::Spool> spool_;
-    std::unique_ptr<forward::Forwarder> forwarder_;
+    std::vector<std::unique_ptr<forward::Forwarder>> forwarders_;
+    spool::Options pending_spool_;  // between open_outputs() and open_spool()
+    std::vector<std::unique_ptr<forward::Destination>> pending_destinations_;
+    uint64_t damage_reported_through_ = 0;  // damaged ranges are seen by every output; reported once
     std::optional<chain::SigningKey> key_;
     std::string raw_;                      // the event's bytes, as spooled and hashed
     uint64_t checkpoint_sequence_ = 0;     // the last sequence a checkpoint signed
@@ -138,11 +147,8 @@ private:
     // so steady state allocates nothing.
     v1::Event& next_event() { return scratch_; }
     v1::Event scratch_;
-    std::string out_;
     uint64_t sequence_ = 0;
     uint64_t decode_errors_reported_ = 0;
-    std::optional<Error> flush_error_;
-    static constexpr size_t kBatchBytes = 256 * 1024;
     AgentStats stats_;
 };
 

@@ -1,5 +1,7 @@
 #include "options.h"
 
+#include "util/parse_size.h"
+
 #include <fmt/format.h>
 
 #include "rules/rule_set.h"
@@ -30,20 +32,6 @@ void add_rule_path(const std::string& path, AgentOptions& o) {
     if (audit || !yaml) o.audit_rules.push_back(path);  // an empty directory: say so there
 }
 
-// "64M", "1G", "65536": bytes.
-Result<uint64_t> parse_size(std::string_view name, const std::string& v) {
-    uint64_t n = 0;
-    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-    std::string_view unit(p, v.data() + v.size());
-    uint64_t mult = unit.empty() || unit == "B" ? 1
-                    : unit == "K" || unit == "KiB" ? 1ull << 10
-                    : unit == "M" || unit == "MiB" ? 1ull << 20
-                    : unit == "G" || unit == "GiB" ? 1ull << 30
-                                                   : 0;
-    if (ec != std::errc() || mult == 0 || p == v.data())
-        return fail(fmt::format("{} takes a size like 512M or 2G, not '{}'", name, v));
-    return n * mult;
-}
 
 }  // namespace
 
@@ -52,13 +40,22 @@ const char* usage() {
 
 Captures file, permission, process and kernel-module events with eBPF, and
 logins, authentication and account changes from the Linux audit stream, and
-writes one JSON event (ECS field names) per line.
+spools every event (hash-chained, signed) before any output reads it.
 
-  --output SPEC        where events go: stdout (default), file:PATH, or
-                       collector:HOST:PORT (through the spool, over mutual TLS);
-                       repeatable
-  --state DIR          agent state (agent id, signing key); default /var/lib/ktrail
-  --spool DIR          the write-ahead spool for collector:; default STATE/spool
+  --output SPEC        where events go; repeatable, each with its own cursor in
+                       the spool (delivered at least once):
+                         stdout (default)
+                         file:PATH[?max-size=100M&keep=5&fsync=batch|none]
+                         collector:HOST:PORT (over mutual TLS)
+                         syslog+tcp://HOST:PORT, syslog+tls://HOST:PORT
+                           [?facility=audit&ca=FILE&cert=FILE&key=FILE]
+                         kafka://BROKER[,BROKER]/TOPIC[?compression=zstd&...]
+                       any but collector also takes ?format=json|ocsf|cef
+  --format FORMAT      json (the event contract, ECS names; default), ocsf
+                       (OCSF 1.1 classes) or cef (ArcSight CEF)
+  --state DIR          agent state (agent id, signing key, output cursors);
+                       default /var/lib/ktrail
+  --spool DIR          the write-ahead spool; default STATE/spool
   --spool-max-bytes N  the spool's cap (default 1G); past it new events are
                        counted and reported in one events-lost event
   --spool-full POLICY  what a full spool does: drop-newest (the only policy)
@@ -133,6 +130,11 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
         } else if (is("--output")) {
             KT_TAKE("--output");
             cl.agent.outputs.push_back(value);
+        } else if (is("--format")) {
+            KT_TAKE("--format");
+            auto f = parse_format(value);
+            if (!f) return std::unexpected(f.error());
+            cl.agent.format = *f;
         } else if (is("--spool-max-bytes")) {
             KT_TAKE("--spool-max-bytes");
             auto n = parse_size("--spool-max-bytes", value);

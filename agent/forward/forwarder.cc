@@ -14,13 +14,17 @@ int64_t now_ns() {
         .count();
 }
 
+constexpr size_t kRecordOverhead = 48;  // a record's framing, roughly, for the byte bound
+
 }  // namespace
 
-Forwarder::Forwarder(spool::Spool& spool, std::unique_ptr<CollectorClient> client, Identity identity,
+Forwarder::Forwarder(spool::Spool& spool, size_t consumer, std::unique_ptr<Destination> destination,
                      ForwarderOptions options)
-    : spool_(spool), client_(std::move(client)), identity_(std::move(identity)), options_(options) {
-    prev_sequence_ = spool_.acked();
-    prev_hash_ = spool_.acked_hash();
+    : spool_(spool), consumer_(consumer), destination_(std::move(destination)), name_(destination_->name()),
+      options_(options) {
+    prev_sequence_ = spool_.acked(consumer_);
+    prev_hash_ = spool_.acked_hash(consumer_);
+    reader_ = std::make_unique<spool::Reader>(spool_, consumer_);
 }
 
 Forwarder::~Forwarder() { stop(std::chrono::milliseconds(0)); }
@@ -31,6 +35,7 @@ void Forwarder::stop(std::chrono::milliseconds drain) {
     if (!thread_.joinable()) return;
     drain_until_ns_.store(now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(drain).count());
     stopping_.store(true);
+    if (drain.count() == 0) destination_->cancel();
     cv_.notify_all();
     thread_.join();
 }
@@ -54,7 +59,7 @@ void Forwarder::sleep_for(std::chrono::milliseconds d) {
 
 bool Forwarder::flush(std::chrono::milliseconds limit) {
     auto until = std::chrono::steady_clock::now() + limit;
-    if (spool_.acked() >= spool_.durable_sequence()) return true;
+    if (spool_.acked(consumer_) >= spool_.durable_sequence()) return true;
     {
         // One prompt attempt instead of the rest of a backoff wait; after
         // that the usual backoff applies.
@@ -62,141 +67,160 @@ bool Forwarder::flush(std::chrono::milliseconds limit) {
         hurry_.store(true);
     }
     cv_.notify_all();
-    while (spool_.acked() < spool_.durable_sequence()) {
+    while (spool_.acked(consumer_) < spool_.durable_sequence()) {
         if (std::chrono::steady_clock::now() >= until) return false;
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return true;
 }
 
+void Forwarder::note_damaged(std::vector<spool::LostRange>& ranges) {
+    damaged_bytes_.store(reader_->damaged_bytes(), std::memory_order_relaxed);
+    if (ranges.empty()) return;
+    std::lock_guard lock(mu_);
+    for (auto r : ranges) {
+        if (r.last <= damage_seen_through_) continue;
+        r.first = std::max(r.first, damage_seen_through_ + 1);
+        damaged_.push_back(r);
+        damage_seen_through_ = r.last;
+    }
+    ranges.clear();
+}
+
 void Forwarder::loop() {
-    spool::Reader reader(spool_);
     std::vector<spool::LostRange> damaged;
-    size_t bytes = 0;
     auto first_read = std::chrono::steady_clock::now();
     for (;;) {
         bool stopping = stopping_.load();
         if (stopping && now_ns() >= drain_until_ns_.load()) break;
+        if (!settle()) continue;
         size_t events = 0;
         for (const auto& r : records_) events += r.type == spool::Record::Type::event;
         bool was_empty = records_.empty();
-        auto got = reader.read(options_.max_events - std::min(events, options_.max_events),
-                               options_.max_bytes - std::min(bytes, options_.max_bytes), records_, damaged);
+        auto got = reader_->read(options_.max_events - std::min(events, options_.max_events),
+                                 options_.max_bytes - std::min(record_bytes_, options_.max_bytes), records_, damaged);
         if (!got) {
-            spdlog::error("forwarder: {}", got.error().message);
+            spdlog::error("output {}: {}", name_, got.error().message);
             sleep_for(std::chrono::seconds(1));
             continue;
         }
-        for (size_t i = records_.size() - *got; i < records_.size(); ++i) bytes += records_[i].bytes.size() + 48;
-        damaged_bytes_.store(reader.damaged_bytes(), std::memory_order_relaxed);
-        if (!damaged.empty()) {
-            std::lock_guard lock(mu_);
-            damaged_.insert(damaged_.end(), damaged.begin(), damaged.end());
-            damaged.clear();
-        }
+        for (size_t i = records_.size() - *got; i < records_.size(); ++i)
+            record_bytes_ += records_[i].bytes.size() + kRecordOverhead;
+        note_damaged(damaged);
         if (records_.empty()) {
-            if (stopping) break;  // everything durable was delivered
+            if (stopping && unconfirmed_.empty()) break;  // everything durable was delivered
             sleep_for(std::chrono::milliseconds(10));
             continue;
         }
         if (was_empty) first_read = std::chrono::steady_clock::now();
         events = 0;
         for (const auto& r : records_) events += r.type == spool::Record::Type::event;
-        bool full = events >= options_.max_events || bytes >= options_.max_bytes;
+        bool full = events >= options_.max_events || record_bytes_ >= options_.max_bytes;
         if (!full && !stopping && std::chrono::steady_clock::now() - first_read < options_.linger) {
             sleep_for(std::chrono::milliseconds(5));
             continue;
         }
-        if (send_all()) {
+        if (deliver_all()) {
             records_.clear();
-            bytes = 0;
+            record_bytes_ = 0;
         }
     }
 }
 
-bool Forwarder::send_all() {
+bool Forwarder::deliver_all() {
     // One batch per run of consecutive sequences; the checkpoints travel with
     // the events they follow.
     size_t i = 0;
     while (i < records_.size()) {
-        v1::Batch batch;
-        batch.set_agent_id(identity_.agent_id);
-        batch.set_host_id(identity_.host_id);
-        batch.set_host_name(identity_.host_name);
-        batch.set_public_key(identity_.public_key);
-        uint64_t first = 0, last = 0;
-        chain::Hash last_hash = prev_hash_;
+        Batch batch;
+        chain::Hash last_hash{};
         size_t j = i;
         for (; j < records_.size(); ++j) {
-            auto& r = records_[j];
-            if (r.type == spool::Record::Type::checkpoint) {
-                auto* c = batch.add_checkpoints();
-                c->set_sequence(r.sequence);
-                c->set_chain_head(std::string(chain::as_bytes(r.hash)));
-                c->set_time_ns(r.time_ns);
-                c->set_signature(r.bytes);
-                continue;
-            }
-            if (first == 0) {
-                first = r.sequence;
-                if (first == prev_sequence_ + 1)
-                    batch.set_prev_hash(std::string(chain::as_bytes(prev_hash_)));
-                else  // the events before it were lost from a damaged segment
-                    batch.set_first_hash(std::string(chain::as_bytes(r.hash)));
-            } else if (r.sequence != last + 1) {
+            const auto& r = records_[j];
+            if (r.type == spool::Record::Type::checkpoint) continue;
+            if (batch.events == 0) {
+                batch.first_sequence = r.sequence;
+            } else if (r.sequence != batch.last_sequence + 1) {
                 break;
             }
-            last = r.sequence;
+            batch.last_sequence = r.sequence;
             last_hash = r.hash;
-            batch.add_events(r.bytes);
+            ++batch.events;
         }
-        if (first == 0) {  // checkpoints only
-            batch.set_first_sequence(prev_sequence_ + 1);
-            batch.set_prev_hash(std::string(chain::as_bytes(prev_hash_)));
-            last = prev_sequence_;
-        } else {
-            batch.set_first_sequence(first);
+        batch.records = std::span<const spool::Record>(records_).subspan(i, j - i);
+        if (batch.events == 0) {  // checkpoints only
+            batch.first_sequence = prev_sequence_ + 1;
+            batch.last_sequence = prev_sequence_;
         }
-        if (!send(batch, last, last_hash)) {
-            // Keep what is not delivered; the next attempt starts with it.
-            records_.erase(records_.begin(), records_.begin() + static_cast<ptrdiff_t>(i));
+        if (batch.first_sequence == prev_sequence_ + 1) batch.prev_hash = prev_hash_;
+        if (batch.events == 0 && !batch.prev_hash) {  // nothing it could be anchored to
+            i = j;
+            continue;
+        }
+        auto delivered = destination_->deliver(batch);
+        if (!delivered) {
+            fail(fmt::format("batch {}..{} not delivered", batch.first_sequence, batch.last_sequence),
+                 delivered.error());
             return false;
         }
+        backoff_ = std::chrono::milliseconds(0);
+        stats_.batches.fetch_add(1, std::memory_order_relaxed);
+        stats_.events.fetch_add(batch.events, std::memory_order_relaxed);
+        stats_.duplicates.fetch_add(delivered->duplicates, std::memory_order_relaxed);
+        stats_.last_delivery_ns.store(BootClock::now_unix_ns(), std::memory_order_relaxed);
+        if (batch.events > 0) {
+            prev_sequence_ = batch.last_sequence;
+            prev_hash_ = last_hash;
+            unconfirmed_.push_back({batch.last_sequence, last_hash});
+        }
+        if (!settle()) return false;
         i = j;
     }
     return true;
 }
 
-bool Forwarder::send(v1::Batch& batch, uint64_t last_sequence, const chain::Hash& last_hash) {
-    static thread_local std::mt19937_64 rng{std::random_device{}()};
-    while (true) {
-        auto ack = client_->submit(batch);
-        if (ack) {
-            backoff_ = std::chrono::milliseconds(0);
-            stats_.batches.fetch_add(1, std::memory_order_relaxed);
-            stats_.events.fetch_add(static_cast<uint64_t>(batch.events_size()), std::memory_order_relaxed);
-            stats_.duplicates.fetch_add(ack->duplicates(), std::memory_order_relaxed);
-            stats_.last_delivery_ns.store(BootClock::now_unix_ns(), std::memory_order_relaxed);
-            if (batch.events_size() > 0) {
-                prev_sequence_ = last_sequence;
-                prev_hash_ = last_hash;
-                if (auto ok = spool_.ack(last_sequence, last_hash); !ok)
-                    spdlog::error("forwarder: {}", ok.error().message);
-            }
-            return true;
-        }
-        stats_.retries.fetch_add(1, std::memory_order_relaxed);
-        backoff_ = backoff_.count() == 0 ? options_.backoff_initial : std::min(backoff_ * 2, options_.backoff_max);
-        // Full jitter in [backoff/2, backoff]: agents that lost the same
-        // collector do not come back in step.
-        auto half = backoff_.count() / 2;
-        std::chrono::milliseconds wait(half + static_cast<int64_t>(rng() % static_cast<uint64_t>(half + 1)));
-        if ((backoff_ == options_.backoff_initial || backoff_ >= options_.backoff_max) && !stopping_.load())
-            spdlog::warn("forwarder: batch {}..{} not delivered ({}); retrying in {} ms", batch.first_sequence(),
-                         last_sequence, ack.error().message, wait.count());
-        sleep_for(wait);
-        if (stopping_.load() && now_ns() >= drain_until_ns_.load()) return false;
+bool Forwarder::settle() {
+    if (unconfirmed_.empty()) return true;
+    auto confirmed = destination_->confirmed_through();
+    if (!confirmed) {
+        fail(fmt::format("events after {} may not have arrived", spool_.acked(consumer_)), confirmed.error());
+        return false;
     }
+    std::optional<Pending> last;
+    while (!unconfirmed_.empty() && unconfirmed_.front().sequence <= *confirmed) {
+        last = unconfirmed_.front();
+        unconfirmed_.pop_front();
+    }
+    if (last)
+        if (auto ok = spool_.ack(last->sequence, last->hash, consumer_); !ok)
+            spdlog::error("output {}: {}", name_, ok.error().message);
+    return true;
+}
+
+void Forwarder::fail(const std::string& what, const Error& error) {
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    stats_.retries.fetch_add(1, std::memory_order_relaxed);
+    backoff_ = backoff_.count() == 0 ? options_.backoff_initial : std::min(backoff_ * 2, options_.backoff_max);
+    // Full jitter in [backoff/2, backoff]: agents that lost the same
+    // receiver do not come back in step.
+    auto half = backoff_.count() / 2;
+    std::chrono::milliseconds wait(half + static_cast<int64_t>(rng() % static_cast<uint64_t>(half + 1)));
+    if ((backoff_ == options_.backoff_initial || backoff_ >= options_.backoff_max) && !stopping_.load())
+        spdlog::warn("output {}: {} ({}); retrying in {} ms", name_, what, error.message, wait.count());
+    rewind();
+    sleep_for(wait);
+}
+
+void Forwarder::rewind() {
+    // What the destination has not confirmed is delivered again from the
+    // spool (it may see some of it twice; it loses none).
+    uint64_t acked = spool_.acked(consumer_);
+    reader_->rewind(acked);
+    records_.clear();
+    record_bytes_ = 0;
+    unconfirmed_.clear();
+    prev_sequence_ = acked;
+    prev_hash_ = spool_.acked_hash(consumer_);
 }
 
 }  // namespace ktrail::forward

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -117,8 +118,13 @@ Result<std::unique_ptr<Spool>> Spool::open(const Options& options, Recovery* rec
     if (options.dir.empty()) return fail("the spool needs a directory (--spool DIR)");
     std::unique_ptr<Spool> s(new Spool());
     s->options_ = options;
-    if (s->options_.cursor.empty()) s->options_.cursor = options.dir + "/acked";
+    if (s->options_.cursors.empty()) s->options_.cursors.push_back(options.dir + "/acked");
+    for (const auto& path : s->options_.cursors) {
+        s->cursors_.push_back(std::make_unique<Cursor>());
+        s->cursors_.back()->path = path;
+    }
     if (auto ok = make_dirs(options.dir); !ok) return std::unexpected(ok.error());
+    if (auto ok = s->lock(); !ok) return std::unexpected(ok.error());
     Recovery r;
     if (auto ok = s->recover(r); !ok) return std::unexpected(ok.error());
     if (recovery) *recovery = r;
@@ -127,16 +133,20 @@ Result<std::unique_ptr<Spool>> Spool::open(const Options& options, Recovery* rec
 
 Result<void> Spool::recover(Recovery& r) {
     const std::string& dir = options_.dir;
-    // The acknowledged cursor and its chain hash.
-    if (auto acked = read_file(options_.cursor)) {
+    // The consumers' cursors: the newest one is where the chain stands if
+    // no segment is left.
+    for (auto& c : cursors_) {
+        auto text = read_file(c->path);
+        if (!text) continue;
         uint64_t seq = 0;
         char hex[65] = {};
-        if (sscanf(acked->c_str(), "%lu %64s", &seq, hex) == 2 && strlen(hex) == 64) {
-            chain::Hash h;
-            for (size_t i = 0; i < 32; ++i) h[i] = static_cast<uint8_t>(std::stoul(std::string(hex + 2 * i, 2), nullptr, 16));
-            r.acked = seq;
-            acked_ = seq;
-            acked_hash_ = h;
+        if (sscanf(text->c_str(), "%lu %64s", &seq, hex) != 2 || strlen(hex) != 64) continue;
+        chain::Hash h;
+        for (size_t i = 0; i < 32; ++i) h[i] = static_cast<uint8_t>(std::stoul(std::string(hex + 2 * i, 2), nullptr, 16));
+        c->acked = seq;
+        c->hash = h;
+        c->found = true;
+        if (seq >= last_sequence_) {
             last_sequence_ = seq;
             head_ = h;
         }
@@ -152,11 +162,9 @@ Result<void> Spool::recover(Recovery& r) {
     closedir(d);
     std::sort(segments_.begin(), segments_.end(),
               [](const Segment& a, const Segment& b) { return a.first_sequence < b.first_sequence; });
-    // Segments the collector already has (their successor starts after the ack) go.
-    while (segments_.size() > 1 && segments_[1].first_sequence <= acked_ + 1) {
-        unlink(segments_.front().path.c_str());
-        segments_.erase(segments_.begin());
-    }
+    // Segments every consumer is past (their successor starts after its ack)
+    // go; a new consumer (at 0 until placed below) keeps them all.
+    drop_acked_segments();
     uint64_t total = 0;
     for (auto& seg : segments_) {
         struct stat st{};
@@ -206,6 +214,19 @@ Result<void> Spool::recover(Recovery& r) {
     }
     r.last_sequence = last_sequence_;
     r.head = head_;
+    // A new consumer starts at the oldest record kept (with none: at the
+    // chain's end, whose hash is known).
+    for (auto& c : cursors_) {
+        if (c->found) continue;
+        if (segments_.empty() || segments_.front().first_sequence > last_sequence_) {
+            c->acked = last_sequence_;
+            c->hash = head_;
+        } else {
+            c->acked = segments_.front().first_sequence - 1;
+            if (c->acked == 0) c->hash = chain::kGenesis;
+        }
+    }
+    r.acked = min_acked();
     bytes_ = total;
     if (segments_.empty() || segments_.back().size >= options_.segment_bytes) return roll();
     auto& seg = segments_.back();
@@ -222,6 +243,39 @@ Result<void> Spool::recover(Recovery& r) {
 Spool::~Spool() {
     (void)commit();
     if (fd_ >= 0) close(fd_);
+    if (lock_fd_ >= 0) close(lock_fd_);  // releases the flock
+}
+
+Result<void> Spool::lock() {
+    std::string path = options_.dir + "/LOCK";
+    lock_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_fd_ < 0) return fail(fmt::format("cannot open the spool lock {}: {}", path, strerror(errno)));
+    if (flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = {};
+        (void)pread(lock_fd_, pid, sizeof(pid) - 1, 0);
+        return fail(fmt::format("the spool {} is in use by another ktraild (pid {}); stop it, or give this one its "
+                                "own --state and --spool",
+                                options_.dir, std::string_view(pid).substr(0, std::string_view(pid).find('\n'))));
+    }
+    std::string me = fmt::format("{}\n", getpid());
+    if (ftruncate(lock_fd_, 0) == 0) (void)pwrite(lock_fd_, me.data(), me.size(), 0);
+    return {};
+}
+
+uint64_t Spool::min_acked() const {
+    uint64_t m = UINT64_MAX;
+    for (const auto& c : cursors_) m = std::min(m, c->acked.load(std::memory_order_acquire));
+    return m;
+}
+
+void Spool::drop_acked_segments() {
+    uint64_t through = min_acked();
+    while (segments_.size() > 1 && segments_[1].first_sequence <= through + 1) {
+        unlink(segments_.front().path.c_str());
+        bytes_.fetch_sub(std::min(bytes_.load(std::memory_order_relaxed), segments_.front().size),
+                         std::memory_order_relaxed);
+        segments_.erase(segments_.begin());
+    }
 }
 
 bool Spool::has_room(size_t n, bool from_reserve) const {
@@ -229,9 +283,9 @@ bool Spool::has_room(size_t n, bool from_reserve) const {
            options_.max_bytes;
 }
 
-chain::Hash Spool::acked_hash() const {
+std::optional<chain::Hash> Spool::acked_hash(size_t c) const {
     std::lock_guard lock(segments_mu_);
-    return acked_hash_;
+    return cursors_[c]->hash;
 }
 
 Result<void> Spool::append_event(uint64_t sequence, std::string_view event_bytes) {
@@ -334,27 +388,24 @@ Result<void> Spool::roll() {
     return {};
 }
 
-Result<void> Spool::ack(uint64_t sequence, const chain::Hash& hash) {
-    if (sequence <= acked_.load(std::memory_order_acquire)) return {};
-    acked_.store(sequence, std::memory_order_release);
-    // Not fsynced: a lost cursor only means the collector sees a retry, which
-    // it deduplicates.
-    std::string tmp = options_.cursor + ".tmp";
+Result<void> Spool::ack(uint64_t sequence, const chain::Hash& hash, size_t consumer) {
+    Cursor& c = *cursors_[consumer];
+    if (sequence <= c.acked.load(std::memory_order_acquire)) return {};
+    c.acked.store(sequence, std::memory_order_release);
+    // Not fsynced: a lost cursor only means a re-delivery, which the
+    // collector deduplicates (other outputs are at-least-once).
+    std::string tmp = c.path + ".tmp";
     std::string text = fmt::format("{} {}\n", sequence, chain::to_hex(hash));
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) return fail(fmt::format("cannot write the spool cursor {}: {}", tmp, strerror(errno)));
     auto ok = write_all(fd, text.data(), text.size(), tmp);
     close(fd);
     if (!ok) return ok;
-    if (rename(tmp.c_str(), options_.cursor.c_str()) != 0)
-        return fail(fmt::format("cannot replace the spool cursor {}: {}", options_.cursor, strerror(errno)));
+    if (rename(tmp.c_str(), c.path.c_str()) != 0)
+        return fail(fmt::format("cannot replace the spool cursor {}: {}", c.path, strerror(errno)));
     std::lock_guard lock(segments_mu_);
-    acked_hash_ = hash;
-    while (segments_.size() > 1 && segments_[1].first_sequence <= sequence + 1) {
-        unlink(segments_.front().path.c_str());
-        bytes_.fetch_sub(segments_.front().size, std::memory_order_relaxed);
-        segments_.erase(segments_.begin());
-    }
+    c.hash = hash;
+    drop_acked_segments();
     return {};
 }
 
@@ -394,8 +445,8 @@ struct Reader::Impl {
     }
 };
 
-Reader::Reader(Spool& spool) : spool_(spool), impl_(std::make_unique<Impl>()) {
-    impl_->skip_through = spool.acked();
+Reader::Reader(Spool& spool, size_t consumer) : spool_(spool), impl_(std::make_unique<Impl>()) {
+    impl_->skip_through = spool.acked(consumer);
     impl_->expect = impl_->skip_through + 1;
 }
 

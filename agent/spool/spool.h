@@ -5,19 +5,22 @@
 //   "KTSPOOL1" then records: u32 length, u32 CRC32C(payload), payload
 //   payload: u8 type 1 (event):      u64 sequence, 32-byte chain hash, event bytes
 //            u8 type 2 (checkpoint): u64 sequence, 32-byte head, i64 time_ns, 64-byte signature
-//   (integers little-endian). The cursor file (Options::cursor) holds the
-//   acknowledged sequence and its chain hash, so the chain continues even
-//   when every segment is gone.
+//   (integers little-endian). Each consumer (an output) has a cursor file
+//   (Options::cursors) holding the sequence it acknowledged and its chain
+//   hash, so the chain continues even when every segment is gone.
+//   DIR/LOCK is held (flock) while the spool is open: one agent per spool.
 //
 // One writer (the agent's loop) appends and commits (write + fdatasync, every
-// `commit_interval`); one reader (the forwarder thread) reads what is durable
-// and acks what the collector committed. Whole segments below the ack go.
+// `commit_interval`); one reader per consumer (a forwarder thread) reads what
+// is durable and acks what its destination confirmed. Whole segments below
+// every consumer's ack go.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,17 +34,18 @@ struct Options {
     std::string dir;
     uint64_t max_bytes = 1ull << 30;        // all segments together
     uint64_t segment_bytes = 16ull << 20;   // roll to a new segment past this
-    // Where the acknowledged cursor (sequence and chain hash) is kept; empty:
-    // DIR/acked. The agent keeps it in its state directory, so a spool
-    // directory that is wiped does not take the chain head with it.
-    std::string cursor = {};
+    // One cursor file per consumer (consumer index = position); empty: one
+    // consumer, DIR/acked. The agent keeps them in its state directory, so a
+    // spool directory that is wiped does not take the chain head with it. A
+    // consumer without a cursor file yet starts at the oldest record kept.
+    std::vector<std::string> cursors = {};
 };
 
 // What opening found: where the chain stands and what was damaged.
 struct Recovery {
     uint64_t last_sequence = 0;    // the newest event on disk (0: none)
     chain::Hash head = chain::kGenesis;
-    uint64_t acked = 0;
+    uint64_t acked = 0;            // the lowest consumer's acknowledged sequence
     uint64_t damaged_bytes = 0;    // cut from a torn tail or skipped as corrupt
     uint64_t damaged_records = 0;  // records that failed their CRC
 };
@@ -62,10 +66,10 @@ struct LostRange {
 
 class Spool;
 
-// The forwarder's view: records after the ack, up to what is durable.
+// A consumer's view: records after its ack, up to what is durable.
 class Reader {
 public:
-    explicit Reader(Spool& spool);
+    explicit Reader(Spool& spool, size_t consumer = 0);
     ~Reader();
     // Appends to `out` up to `max_events` events (and the checkpoints among
     // them) or about `max_bytes`; returns how many records it added.
@@ -105,13 +109,16 @@ public:
     uint64_t last_sequence() const { return last_sequence_; }
     const chain::Hash& head() const { return head_; }
 
-    // --- reader side (any thread) ---
+    // --- reader side (any thread; one reader per consumer) ---
     uint64_t durable_sequence() const { return durable_.load(std::memory_order_acquire); }
-    // Everything up to `sequence` (whose chain hash is `hash`) is in the
-    // store: persist that and delete the segments it covers.
-    Result<void> ack(uint64_t sequence, const chain::Hash& hash);
-    uint64_t acked() const { return acked_.load(std::memory_order_acquire); }
-    chain::Hash acked_hash() const;  // the chain hash at acked()
+    size_t consumers() const { return cursors_.size(); }
+    // Consumer `c` has delivered everything up to `sequence` (whose chain hash
+    // is `hash`): persist that and delete the segments every consumer is past.
+    Result<void> ack(uint64_t sequence, const chain::Hash& hash, size_t c = 0);
+    uint64_t acked(size_t c = 0) const { return cursors_[c]->acked.load(std::memory_order_acquire); }
+    // The chain hash at acked(c); empty when not known (a new consumer that
+    // starts after records it never saw).
+    std::optional<chain::Hash> acked_hash(size_t c = 0) const;
     uint64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
     const std::string& dir() const { return options_.dir; }
 
@@ -121,6 +128,7 @@ private:
     Result<void> roll();
     Result<void> write_buffer();
     Result<void> recover(Recovery& r);
+    Result<void> lock();
     void publish_durable();
 
     Options options_;
@@ -131,8 +139,16 @@ private:
     chain::Hash head_ = chain::kGenesis;
     std::string buf_;                   // appended, not yet written
     std::atomic<uint64_t> durable_{0};  // last event sequence fdatasynced
-    std::atomic<uint64_t> acked_{0};
-    chain::Hash acked_hash_ = chain::kGenesis;  // guarded by segments_mu_
+    struct Cursor {
+        std::string path;
+        std::atomic<uint64_t> acked{0};
+        std::optional<chain::Hash> hash;  // guarded by segments_mu_
+        bool found = false;               // its file existed at open
+    };
+    std::vector<std::unique_ptr<Cursor>> cursors_;
+    uint64_t min_acked() const;
+    void drop_acked_segments();  // segments_mu_ held
+    int lock_fd_ = -1;
     std::atomic<uint64_t> bytes_{0};    // on disk + buffered
     mutable std::mutex segments_mu_;    // guards segments_ and the durable position
     uint64_t durable_segment_ = 0;      // first_sequence of the segment durable_offset_ is in

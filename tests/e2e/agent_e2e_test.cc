@@ -292,7 +292,8 @@ TEST_CASE("a user's mistakes get a one-line error naming the fix", "[agent]") {
     Agent bad_output = start_agent(dir, {"--output", "carrier-pigeon"});
     REQUIRE(waitpid(bad_output.pid, &status, 0) == bad_output.pid);
     CHECK(WEXITSTATUS(status) == 1);
-    CHECK(slurp(bad_output.err) == "ktraild: unknown output 'carrier-pigeon': use stdout or file:PATH\n");
+    CHECK(slurp(bad_output.err) == "ktraild: unknown output 'carrier-pigeon': use stdout, file:PATH, collector:HOST:PORT, "
+                                  "syslog+tcp://HOST:PORT, syslog+tls://HOST:PORT or kafka://BROKER[,BROKER]/TOPIC\n");
 
     Agent bad_flag = start_agent(dir, {"--frobnicate"});
     REQUIRE(waitpid(bad_flag.pid, &status, 0) == bad_flag.pid);

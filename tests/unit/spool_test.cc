@@ -245,7 +245,7 @@ TEST_CASE("a wiped spool directory continues the chain from the cursor kept besi
     std::string dir = state.path + "/spool", cursor = state.path + "/spool-acked";
     chain::Hash head;
     {
-        auto s = spool::Spool::open({dir, 1ull << 30, 64 * 1024, cursor});
+        auto s = spool::Spool::open({dir, 1ull << 30, 64 * 1024, {cursor}});
         REQUIRE(s.has_value());
         append(**s, 1, 300);
         REQUIRE((*s)->commit().has_value());
@@ -255,7 +255,7 @@ TEST_CASE("a wiped spool directory continues the chain from the cursor kept besi
     }
     fs::remove_all(dir);  // an admin freeing space
     spool::Recovery r;
-    auto s = spool::Spool::open({dir, 1ull << 30, 64 * 1024, cursor}, &r);
+    auto s = spool::Spool::open({dir, 1ull << 30, 64 * 1024, {cursor}}, &r);
     REQUIRE(s.has_value());
     CHECK(r.acked == 300);
     CHECK(r.last_sequence == 300);
