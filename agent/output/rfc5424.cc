@@ -16,9 +16,10 @@ constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 // (RFC 5612); a deployment that wants its own SD-ID registers a PEN.
 constexpr std::string_view kSdId = "ktrail@32473";
 
-constexpr const char* kFacilities[] = {"kern",  "user",     "mail", "daemon", "auth",  "syslog", "lpr",    "news",
-                                       "uucp",  "cron",     "authpriv", "ftp", "ntp",  "audit",  "alert",  "clock",
-                                       "local0", "local1",  "local2", "local3", "local4", "local5", "local6", "local7"};
+constexpr const char* kFacilities[] = {"kern",   "user",   "mail",   "daemon", "auth",     "syslog",
+                                       "lpr",    "news",   "uucp",   "cron",   "authpriv", "ftp",
+                                       "ntp",    "audit",  "alert",  "clock",  "local0",   "local1",
+                                       "local2", "local3", "local4", "local5", "local6",   "local7"};
 
 // The length of the valid UTF-8 sequence (RFC 3629) at s[i], 0 if invalid.
 size_t utf8_len(std::string_view s, size_t i) {
