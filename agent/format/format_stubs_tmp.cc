@@ -19,9 +19,6 @@ void append_event(Format, const v1::Event& ev, std::string& out) {
 }  // namespace ktrail
 #include "output/output_spec.h"
 namespace ktrail {
-Result<std::unique_ptr<forward::Destination>> make_syslog_destination(const OutputSpec& s, const DestinationContext&) {
-    return fail("syslog not merged yet: " + s.text);
-}
 Result<std::unique_ptr<forward::Destination>> make_kafka_destination(const OutputSpec& s, const DestinationContext&) {
     return fail("kafka not merged yet: " + s.text);
 }

@@ -1,11 +1,12 @@
-// RFC 5424 messages and octet-counting frames, byte for byte. The MSG body
-// is whatever append_event() renders (the formats have their own tests);
-// everything around it is golden.
+// RFC 5424 messages and octet-counting frames, byte for byte, and the
+// syslog output's spec checks. The MSG body is whatever append_event()
+// renders (the formats have their own tests); everything around it is golden.
 #include <catch2/catch.hpp>
 
 #include <string>
 
 #include "format/event_format.h"
+#include "output/output_spec.h"
 #include "output/rfc5424.h"
 
 using namespace ktrail;
@@ -98,7 +99,8 @@ TEST_CASE("header fields: NILVALUE when empty, printable ASCII only, bounded", "
     ev.set_time_ns(0);
     ev.clear_action();
     ev.clear_outcome();
-    CHECK(header_and_sd(message(ev)) == "<110>1 - - ktrail - - [ktrail@32473 id=\"agent-1:42\" seq=\"42\" host_id=\"m-1\"] ");
+    CHECK(header_and_sd(message(ev)) ==
+          "<110>1 - - ktrail - - [ktrail@32473 id=\"agent-1:42\" seq=\"42\" host_id=\"m-1\"] ");
 
     ev = sample();
     ev.mutable_host()->set_name("m\xC3\xBCnchen host");
@@ -159,4 +161,68 @@ TEST_CASE("facilities by name or number", "[syslog]") {
         REQUIRE_FALSE(f);
         CHECK(f.error().message.find("local7") != std::string::npos);
     }
+}
+
+namespace {
+
+std::string spec_error(const std::string& scheme, const std::string& target,
+                       std::map<std::string, std::string> params = {}) {
+    OutputSpec spec{scheme + "://" + target, scheme, target, std::move(params)};
+    auto d = make_syslog_destination(spec, DestinationContext{});
+    return d ? "" : d.error().message;
+}
+
+}  // namespace
+
+TEST_CASE("syslog specs: a bad target or parameter names the spec and the fix", "[syslog]") {
+    CHECK(spec_error("syslog+tcp", "127.0.0.1:514").empty());
+    CHECK(spec_error("syslog+tcp", "[::1]:514").empty());
+    CHECK(spec_error("syslog+tcp", "siem:514", {{"facility", "local3"}, {"confirm-after", "0"}}).empty());
+
+    std::string e = spec_error("syslog+tcp", "siem.example");
+    CHECK(e.find("--output syslog+tcp://siem.example") != std::string::npos);
+    CHECK(e.find("e.g. syslog+tcp://siem.example.com:514") != std::string::npos);
+    CHECK(spec_error("syslog+tls", "siem:0").find("e.g. syslog+tls://siem.example.com:6514") != std::string::npos);
+    CHECK(spec_error("syslog+tcp", ":514").find("no host") != std::string::npos);
+    CHECK(spec_error("syslog+tcp", "siem:http").find("'http' is not a port") != std::string::npos);
+
+    e = spec_error("syslog+tcp", "siem:514", {{"ca", "/x"}});
+    CHECK(e.find("unknown parameter 'ca'") != std::string::npos);
+    CHECK(e.find("confirm-after, facility, format") != std::string::npos);
+    e = spec_error("syslog+tls", "siem:6514", {{"colour", "red"}});
+    CHECK(e.find("ca, cert, confirm-after, facility, format, key, server-name") != std::string::npos);
+
+    CHECK(spec_error("syslog+tcp", "siem:514", {{"facility", "kernel"}}).find("facility 'kernel'") !=
+          std::string::npos);
+    CHECK(spec_error("syslog+tcp", "siem:514", {{"confirm-after", "1s"}}).find("milliseconds") != std::string::npos);
+    CHECK(spec_error("syslog+tls", "siem:6514", {{"ca", "/nonexistent/ca.pem"}}).find("ca=/nonexistent/ca.pem") !=
+          std::string::npos);
+    CHECK(spec_error("syslog+tls", "siem:6514", {{"cert", "/x.crt"}}).find("both cert=PATH and key=PATH") !=
+          std::string::npos);
+}
+
+TEST_CASE("syslog: a batch with nothing to send needs no receiver and is confirmed at once", "[syslog]") {
+    // Port 1 on loopback: nobody listens, so a connection attempt would fail.
+    OutputSpec spec{"syslog+tcp://127.0.0.1:1", "syslog+tcp", "127.0.0.1:1", {}};
+    auto d = make_syslog_destination(spec, DestinationContext{});
+    REQUIRE(d);
+    std::vector<spool::Record> recs(2);
+    recs[0].sequence = 7;
+    recs[0].bytes = "\x0f not an event";
+    recs[1].type = spool::Record::Type::checkpoint;
+    recs[1].sequence = 7;
+    forward::Batch batch{recs, 7, 7, 1, std::nullopt};
+    auto r = (*d)->deliver(batch);
+    INFO((r ? "" : r.error().message));
+    REQUIRE(r);
+    CHECK((*d)->confirmed_through() == 7);
+
+    spool::Record ev;
+    ev.sequence = 8;
+    ev.bytes = v1::Event().SerializeAsString();
+    forward::Batch next{std::span(&ev, 1), 8, 8, 1, std::nullopt};
+    auto refused = (*d)->deliver(next);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().message.starts_with("syslog+tcp://127.0.0.1:1: connect to 127.0.0.1:1: "));
+    CHECK((*d)->confirmed_through() == 7);
 }
