@@ -34,10 +34,9 @@
 #include "source/bpf/path_filter.h"
 #include "util/boot_clock.h"
 #include "util/error.h"
+#include "version.h"
 
 namespace ktrail {
-
-inline constexpr const char* kVersion = "0.1.0";
 
 struct AgentOptions {
     std::vector<std::string> outputs;  // --output SPECs; empty: stdout

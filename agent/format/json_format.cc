@@ -189,7 +189,9 @@ void write_file(JsonWriter& w, const v1::File& f) {
     w.end_object();
 }
 
-void write_ktrail(JsonWriter& w, const v1::Ktrail& k) {
+}  // namespace
+
+void write_ktrail_json(JsonWriter& w, const v1::Ktrail& k) {
     w.key("ktrail");
     w.begin_object();
     kv(w, "syscall", k.syscall());
@@ -254,7 +256,24 @@ void write_ktrail(JsonWriter& w, const v1::Ktrail& k) {
     w.end_object();
 }
 
-}  // namespace
+void write_auditd_json(JsonWriter& w, const v1::Auditd& a) {
+    w.key("auditd");
+    w.begin_object();
+    kv(w, "message_type", a.message_type());
+    if (!a.data().empty()) {
+        // Sorted: a protobuf map has no order, JSON lines should be stable.
+        std::vector<std::pair<std::string_view, std::string_view>> fields(a.data().begin(), a.data().end());
+        std::sort(fields.begin(), fields.end());
+        w.key("data");
+        w.begin_object();
+        for (const auto& [k, v] : fields) {
+            w.key_escaped(k);  // field names come from the record: not trusted like ours
+            w.value(v);
+        }
+        w.end_object();
+    }
+    w.end_object();
+}
 
 void format_rfc3339_ns(int64_t unix_ns, char (&buf)[kRfc3339Len]) {
     int64_t secs = unix_ns / 1'000'000'000;
@@ -341,29 +360,8 @@ void append_json(const v1::Event& ev, std::string& out) {
         w.end_object();
         w.end_object();
     }
-    if (ev.has_auditd()) {
-        w.key("auditd");
-        w.begin_object();
-        kv(w, "message_type", ev.auditd().message_type());
-        if (!ev.auditd().data().empty()) {
-            // Sorted: a protobuf map has no order, JSON lines should be stable.
-            std::vector<std::pair<std::string_view, std::string_view>> fields(ev.auditd().data().begin(),
-                                                                              ev.auditd().data().end());
-            std::sort(fields.begin(), fields.end());
-            w.key("data");
-            w.begin_object();
-            for (const auto& [k, v] : fields) {
-                // Field names come from the record: not trusted like ours.
-                std::string key;
-                JsonWriter::escape(k, key);
-                w.key(std::string_view(key).substr(1, key.size() - 2));
-                w.value(v);
-            }
-            w.end_object();
-        }
-        w.end_object();
-    }
-    if (ev.has_ktrail()) write_ktrail(w, ev.ktrail());
+    if (ev.has_auditd()) write_auditd_json(w, ev.auditd());
+    if (ev.has_ktrail()) write_ktrail_json(w, ev.ktrail());
     w.end_object();
     out += '\n';
 }

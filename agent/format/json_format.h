@@ -9,8 +9,15 @@
 
 namespace ktrail {
 
+class JsonWriter;
+
 // Appends the event as one JSON object and a newline to `out`.
 void append_json(const v1::Event& ev, std::string& out);
+
+// The `ktrail` and `auditd` objects as the JSON form writes them (key and
+// value); the OCSF form reuses them under `unmapped`.
+void write_ktrail_json(JsonWriter& w, const v1::Ktrail& k);
+void write_auditd_json(JsonWriter& w, const v1::Auditd& a);
 
 // RFC 3339, UTC, nanoseconds: 2026-11-26T03:40:00.123456789Z
 std::string rfc3339_ns(int64_t unix_ns);

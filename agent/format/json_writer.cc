@@ -4,9 +4,7 @@
 #include <charconv>
 
 namespace ktrail {
-namespace {
 
-// Length of the valid UTF-8 sequence at s[i], or 0 if it is not one.
 size_t utf8_len(std::string_view s, size_t i) {
     auto b = [&](size_t k) { return static_cast<uint8_t>(s[k]); };
     uint8_t c = b(i);
@@ -26,8 +24,6 @@ size_t utf8_len(std::string_view s, size_t i) {
     if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
     return n;
 }
-
-}  // namespace
 
 // Bytes that can be copied as they are: printable ASCII but '"' and '\\'.
 constexpr auto kPlain = [] {
@@ -96,6 +92,13 @@ void JsonWriter::key(std::string_view k) {
     out_ += '"';
     out_.append(k);  // keys are the contract's field names: nothing to escape
     out_ += "\":";
+    need_comma_ = false;
+}
+
+void JsonWriter::key_escaped(std::string_view k) {
+    separate();
+    escape(k, out_);
+    out_ += ':';
     need_comma_ = false;
 }
 

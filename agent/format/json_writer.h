@@ -9,6 +9,11 @@
 
 namespace ktrail {
 
+// Length of the valid UTF-8 sequence at s[i], or 0 if it is not one (cut,
+// overlong, surrogate, beyond U+10FFFF). Other text formats (CEF) use it to
+// replace invalid bytes with U+FFFD as the JSON writer does.
+size_t utf8_len(std::string_view s, size_t i);
+
 class JsonWriter {
 public:
     explicit JsonWriter(std::string& out) : out_(out) {}
@@ -18,6 +23,8 @@ public:
     void end_array() { close(']'); }
     // `k` is one of the contract's field names, written as it is.
     void key(std::string_view k);
+    // A key that comes from outside (audit record field names): escaped.
+    void key_escaped(std::string_view k);
     void value(std::string_view s);
     void value(const char* s) { value(std::string_view(s)); }
     void value(int64_t v);
