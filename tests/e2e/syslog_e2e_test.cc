@@ -355,3 +355,27 @@ TEST_CASE("spool -> Forwarder -> syslog: rsyslog down for 2 s mid-stream, nothin
                                                << " duplicates, " << missing << " missing, "
                                                << fw.stats().retries.load() << " retries");
 }
+
+TEST_CASE("syslog+tcp: ?format=cef goes without a BOM, ?format=ocsf as JSON after one", "[syslog]") {
+    RsyslogServer rs;
+    std::string spec = "syslog+tcp://127.0.0.1:" + std::to_string(rs.port()) + "?facility=local4&format=";
+    auto cef = destination(spec + "cef");
+    auto ocsf = destination(spec + "ocsf");
+    deliver_ok(*cef, 1, 10);
+    deliver_ok(*ocsf, 11, 20);
+    INFO(rs.log());
+    REQUIRE(rs.wait_for_lines(18, 20s) == 18);
+    for (const auto& line : rs.lines()) {
+        INFO(line);
+        json f = json::parse(line);
+        CHECK(f["facility"] == "20");
+        std::string msg = f["msg"];
+        uint64_t seq = std::stoull(f["sd"].get<std::string>().substr(f["sd"].get<std::string>().find("seq=\"") + 5));
+        if (seq <= 10) {
+            CHECK(msg.starts_with("CEF:0|"));
+        } else {
+            REQUIRE(msg.starts_with(kBom));
+            CHECK(json::parse(msg.substr(kBom.size())).is_object());
+        }
+    }
+}
