@@ -10,6 +10,10 @@
 #include <cstdlib>
 #include <cstring>
 
+#ifndef KTRAIL_TEST_ROOT_REASON
+#define KTRAIL_TEST_ROOT_REASON "this tier loads BPF programs and needs root"
+#endif
+
 int main(int argc, char** argv) {
 #ifdef KTRAIL_TEST_NEEDS_ROOT
     bool listing = false;
@@ -17,7 +21,7 @@ int main(int argc, char** argv) {
     if (!listing && geteuid() != 0) {
         const char* ci = getenv("CI");
         bool in_ci = ci && strcmp(ci, "true") == 0;
-        fprintf(stderr, "%s: this tier loads BPF programs and needs root; run it with sudo%s\n", argv[0],
+        fprintf(stderr, "%s: %s; run it with sudo%s\n", argv[0], KTRAIL_TEST_ROOT_REASON,
                 in_ci ? " (CI=true: a skipped tier fails the run)" : " (skipped)");
         return in_ci ? 1 : 77;
     }
