@@ -17,6 +17,7 @@
 
 #include "kafka_mock.h"
 #include "ktraild_harness.h"
+#include "rsyslog_server.h"
 
 namespace fs = std::filesystem;
 using namespace ktrail::e2e;
@@ -41,27 +42,62 @@ void create_files(const std::string& dir, int from, int to) {
     }
 }
 
+// The events rsyslog received (their MSG is the event's JSON after a BOM).
+std::multiset<uint64_t> sequences_in(const ktrail::test::RsyslogServer& rs, const std::string& host) {
+    std::multiset<uint64_t> out;
+    for (const auto& line : rs.lines()) {
+        auto fields = json::parse(line);
+        CHECK(fields["hostname"] == host);
+        CHECK(fields["app"] == "ktrail");
+        std::string msg = fields["msg"];
+        if (msg.starts_with("\xEF\xBB\xBF")) msg.erase(0, 3);
+        auto e = json::parse(msg, nullptr, false);
+        REQUIRE_FALSE(e.is_discarded());
+        CHECK(fields["msgid"] == e["event"]["action"]);
+        out.insert(e["event"]["sequence"].get<uint64_t>());
+    }
+    return out;
+}
+
+std::set<uint64_t> distinct(const std::multiset<uint64_t>& s) { return {s.begin(), s.end()}; }
+
 }  // namespace
 
-TEST_CASE("every output gets every event: rotated file, Kafka through an outage", "[outputs]") {
+TEST_CASE("every output gets every event: rotated file, Kafka through an outage, rsyslog restarted",
+          "[outputs]") {
     TempDir dir;
     fs::create_directories(dir / "load");
     fs::create_directories(dir / "rotated");
     ktrail::test::MockCluster kafka(3);
     kafka.create_topic("audit", 3);
+    std::string certs = dir / "tls";
+    std::string cmd = "/bin/bash '" KTRAIL_SCRIPTS "/dev-certs.sh' '" + certs + "' x >/dev/null 2>&1";
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    ktrail::test::RsyslogServer plain;
+    ktrail::test::RsyslogServer tls(
+        {.tls = true, .ca = certs + "/ca.crt", .cert = certs + "/collector.crt", .key = certs + "/collector.key"});
     std::string rotated = dir / "rotated/events.json";
-    Agent a = start_agent(dir, {"--no-default-rules", "--no-audit", "--watch", dir / "load", "--output",
-                                "file:" + rotated + "?max-size=256K&keep=1000", "--output",
-                                "kafka://" + kafka.bootstraps() + "/audit?timeout-ms=5000"});
+    Agent a = start_agent(
+        dir, {"--no-default-rules", "--no-audit", "--watch", dir / "load", "--output",
+              "file:" + rotated + "?max-size=256K&keep=1000", "--output",
+              "kafka://" + kafka.bootstraps() + "/audit?timeout-ms=5000", "--output",
+              "syslog+tcp://127.0.0.1:" + std::to_string(plain.port()) + "?confirm-after=300", "--output",
+              "syslog+tls://localhost:" + std::to_string(tls.port()) + "?confirm-after=300&ca=" + certs + "/ca.crt"});
     wait_started(a);
 
     constexpr int kFiles = 6000;
     create_files(dir / "load", 0, kFiles / 3);
-    kafka.set_down();  // longer than timeout-ms: deliveries fail and are retried from the spool
-    create_files(dir / "load", kFiles / 3, 2 * kFiles / 3);
+    kafka.set_rtt(8000);  // slower than timeout-ms: deliveries fail and are retried from the spool
+    plain.stop();      // and both syslog receivers go away while events keep coming
+    tls.stop();
+    create_files(dir / "load", kFiles / 3, kFiles / 2);
+    plain.start();
+    create_files(dir / "load", kFiles / 2, 2 * kFiles / 3);
+    tls.start();
     std::this_thread::sleep_for(6s);
-    kafka.set_up();
+    kafka.set_rtt(0);
     create_files(dir / "load", 2 * kFiles / 3, kFiles);
+    // Syslog confirms a batch 300 ms after writing it; stopping waits for that.
     CHECK(WEXITSTATUS(stop_agent(a)) == 0);
 
     // The reference: the agent's own unrotated file.
@@ -95,11 +131,22 @@ TEST_CASE("every output gets every event: rotated file, Kafka through an outage"
         in_kafka.insert(j["event"]["sequence"].get<uint64_t>());
         CHECK(m.key == host_id);
     }
-    std::set<uint64_t> distinct(in_kafka.begin(), in_kafka.end());
-    CHECK(distinct == std::set<uint64_t>(reference.begin(), reference.end()));
-    WARN("Kafka: " << in_kafka.size() - distinct.size() << " duplicates of " << distinct.size() << " events");
+    CHECK(distinct(in_kafka) == distinct(reference));
+    WARN("Kafka: " << in_kafka.size() - distinct(in_kafka).size() << " duplicates of " << reference.size() << " events");
     std::string log = slurp(a.err);
     CHECK(log.find("output kafka://") != std::string::npos);  // the outage was seen and retried
+
+    // rsyslog, plain and TLS: every event at least once across the restart.
+    std::string host = events.front()["host"]["name"];
+    plain.wait_for_lines(reference.size(), 10s);
+    tls.wait_for_lines(reference.size(), 10s);
+    auto in_plain = sequences_in(plain, host);
+    auto in_tls = sequences_in(tls, host);
+    CHECK(distinct(in_plain) == distinct(reference));
+    CHECK(distinct(in_tls) == distinct(reference));
+    WARN("rsyslog: " << in_plain.size() - distinct(in_plain).size() << " duplicates over TCP, "
+                     << in_tls.size() - distinct(in_tls).size() << " over TLS, of " << reference.size());
+    CHECK(log.find("output syslog+tcp://") != std::string::npos);
 
     // A restart continues the sequence and sends nothing twice.
     Agent again = start_agent(dir, {"--no-default-rules", "--no-audit", "--output",

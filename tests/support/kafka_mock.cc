@@ -42,6 +42,9 @@ void MockCluster::set_down() {
 void MockCluster::set_up() {
     for (int id = 1; id <= brokers_; ++id) rd_kafka_mock_broker_set_up(mock_, id);
 }
+void MockCluster::set_rtt(int ms) {
+    for (int id = 1; id <= brokers_; ++id) rd_kafka_mock_broker_set_rtt(mock_, id, ms);
+}
 
 std::vector<Consumed> consume_all(const std::string& bootstraps, const std::string& topic, int partitions, size_t want,
                                   std::chrono::milliseconds limit) {

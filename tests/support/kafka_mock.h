@@ -29,6 +29,10 @@ public:
     void create_topic(const std::string& topic, int partitions, int replication = 3);
     void set_down();  // every broker: connections close, new ones are refused
     void set_up();
+    // Every broker answers `ms` late (0: on time). An outage that keeps the
+    // connections: set_down() re-binds the brokers' ports and aborts when a
+    // client's connection still holds one.
+    void set_rtt(int ms);
 
 private:
     rd_kafka_t* owner_ = nullptr;  // the mock cluster lives on this handle's threads
