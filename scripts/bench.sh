@@ -10,7 +10,9 @@
 # baseline taken in the same run: bare reps are run right before each tracer's
 # block and pooled per workload. Also reports ktraild's delivered/dropped
 # events, CPU seconds and peak RSS, and checks them against the targets; and,
-# with no kernel involved, audit parsing, enrichment and rule evaluation per event.
+# with no kernel involved, audit parsing, enrichment and rule evaluation per event;
+# the SIEM outputs' formats and sinks in events/s on one core (outputs_bench);
+# and the central side (spool, collector ingest, end-to-end latency).
 #   sudo scripts/bench.sh      (env: BENCH_OPEN_N, BENCH_EXEC_N, BENCH_REPS)
 set -euo pipefail
 shopt -s inherit_errexit
@@ -419,6 +421,11 @@ fi
 # --- the central side: spool appends, collector ingest, end-to-end latency ------
 echo "bench: spool append rate..." >&2
 SPOOL_OUT=$("$BIN/spool_bench" /var/tmp 2>&1) || SPOOL_OUT="spool_bench failed: $SPOOL_OUT"
+echo "bench: output formats and sinks on one core..." >&2
+OUT_TLS=$WORK/outputs-tls
+scripts/dev-certs.sh "$OUT_TLS" "$(hostname)" >/dev/null
+OUTPUTS_OUT=$("$BIN/outputs_bench" /var/tmp "$OUT_TLS" 2>"$WORK/outputs.err" | grep -E '^outputs ') ||
+  OUTPUTS_OUT="outputs_bench failed: $(tail -n 5 "$WORK/outputs.err")"
 echo "bench: collector ingest into SQLite and PostgreSQL..." >&2
 INGEST_OUT=$("$BIN/collector_bench" 2>&1 | grep -E '^collector ingest' || true)
 STORE_OUT=$("$BIN/store_bench" 2>&1 | grep -E '^store ' || true)
@@ -451,6 +458,11 @@ kill -TERM "$COLLECTOR_PID" 2>/dev/null || true
 wait "$COLLECTOR_PID" 2>/dev/null || true
 COLLECTOR_PID=""
 
+echo
+echo "outputs (events/s on one core; formats: decode + render from the spool's bytes; sinks: a forwarder"
+echo "delivering a filled spool of 200k events; syslog to a discarding receiver on the other core; Kafka to"
+echo "librdkafka's mock cluster in the same process, not a real broker):"
+echo "$OUTPUTS_OUT"
 echo
 echo "central side:"
 echo "$SPOOL_OUT"
