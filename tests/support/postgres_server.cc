@@ -1,4 +1,5 @@
 #include "postgres_server.h"
+#include "server_util.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -28,14 +29,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string slurp(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
-std::string tail(const std::string& s, size_t n = 2000) { return s.size() > n ? "..." + s.substr(s.size() - n) : s; }
 
 // Runs argv with stdout and stderr appended to `log`; its exit status, or -1
 // if it ran past `timeout` (then it is killed).
@@ -90,20 +84,6 @@ std::string find_bin() {
     return best;
 }
 
-int free_port() {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-        getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-        if (fd >= 0) close(fd);
-        throw std::runtime_error("cannot find a free TCP port on 127.0.0.1");
-    }
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 struct ConnDeleter {
     void operator()(PGconn* c) const { PQfinish(c); }
