@@ -419,6 +419,10 @@ void Agent::check_losses() {
         stats_.kernel_dropped = dropped;
     }
     for (auto& f : forwarders_) {
+        if (uint64_t n = f->take_skipped()) {
+            spdlog::warn("output {}: {} event(s) it cannot take were skipped (logged above)", f->name(), n);
+            emit_lost("output-skipped", n);
+        }
         for (auto r : f->take_damaged()) {
             if (r.last <= damage_reported_through_) continue;
             r.first = std::max(r.first, damage_reported_through_ + 1);

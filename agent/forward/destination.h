@@ -3,6 +3,7 @@
 // forwarder advances it only for what the destination has confirmed.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -49,6 +50,16 @@ public:
     // From another thread while stopping: a deliver() in progress should
     // give up soon (its batch stays in the spool).
     virtual void cancel() {}
+    // Events this destination skipped for good since the last call (a record
+    // that does not parse, an event the broker refuses as too large): the
+    // agent reports them as events-lost. Any thread.
+    uint64_t take_skipped() { return skipped_.exchange(0, std::memory_order_relaxed); }
+
+protected:
+    void count_skipped() { skipped_.fetch_add(1, std::memory_order_relaxed); }
+
+private:
+    std::atomic<uint64_t> skipped_{0};
 };
 
 }  // namespace ktrail::forward

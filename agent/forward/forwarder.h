@@ -53,6 +53,8 @@ public:
     // agent reports them as events-lost); each range once.
     std::vector<spool::LostRange> take_damaged();
     const ForwarderStats& stats() const { return stats_; }
+    // Events the destination skipped for good since the last call.
+    uint64_t take_skipped() { return destination_->take_skipped(); }
     uint64_t damaged_bytes() const { return damaged_bytes_.load(std::memory_order_relaxed); }
     std::string name() const { return name_; }
     size_t consumer() const { return consumer_; }

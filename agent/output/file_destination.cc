@@ -55,6 +55,7 @@ public:
             if (!event_.ParseFromString(r.bytes)) {
                 // Written by this agent and CRC-checked: only a bug gets here.
                 spdlog::error("output {}: event {} in the spool does not parse; skipped", name(), r.sequence);
+                count_skipped();
                 continue;
             }
             append_event(o_.format, event_, lines_);

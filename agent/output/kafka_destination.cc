@@ -164,6 +164,7 @@ Result<forward::Delivered> KafkaDestination::deliver(const forward::Batch& batch
         if (confirmed_.contains(rec.sequence)) continue;       // a re-delivery: the brokers have it
         if (!event_.ParseFromString(rec.bytes)) {
             ++unparsable_;
+            count_skipped();
             spdlog::warn("{}: spool record {} ({} bytes) is not an event; skipped ({} so far)", s_.name, rec.sequence,
                          rec.bytes.size(), unparsable_);
             continue;
@@ -176,6 +177,7 @@ Result<forward::Delivered> KafkaDestination::deliver(const forward::Batch& batch
             if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
                 // Sending it again would fail again and hold back every later event.
                 ++too_large_;
+                count_skipped();
                 spdlog::error(
                     "{}: event {} is larger than message.max.bytes; skipped ({} so far); raise "
                     "?rdkafka.message.max.bytes= (and the topic's max.message.bytes)",
@@ -254,6 +256,7 @@ void KafkaDestination::on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, voi
         uint64_t seq = index < self->sequences_.size() ? self->sequences_[index] : 0;
         if (m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
             ++self->too_large_;
+            self->count_skipped();
             spdlog::error(
                 "{}: the broker refused event {} as too large; skipped ({} so far); raise the topic's "
                 "max.message.bytes",

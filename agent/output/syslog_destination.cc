@@ -51,6 +51,7 @@ public:
             event_.Clear();
             if (!event_.ParseFromString(rec.bytes)) {
                 ++unparsable_;
+                count_skipped();
                 spdlog::warn("{}: spool record {} ({} bytes) is not an event; skipped ({} so far)", s_.name,
                              rec.sequence, rec.bytes.size(), unparsable_);
                 continue;

@@ -185,6 +185,8 @@ TEST_CASE("kafka: a record that is not an event is skipped, the rest delivered",
     Tally t = tally(test::consume_all(mc.bootstraps(), "t", kPartitions, 9), true);
     CHECK(t.seen.size() == 9);
     CHECK(!t.seen.contains(5));
+    CHECK(dest->take_skipped() == 1);  // the agent reports it as events-lost
+    CHECK(dest->take_skipped() == 0);
 }
 
 // How many events a failed delivery said "may have been written".
