@@ -45,7 +45,7 @@ spools every event (hash-chained, signed) before any output reads it.
   --output SPEC        where events go; repeatable, each with its own cursor in
                        the spool (delivered at least once):
                          stdout (default)
-                         file:PATH[?max-size=100M&keep=5&fsync=batch|none]
+                         file:PATH[?max-size=SIZE&keep=5&fsync=batch|none]
                          collector:HOST:PORT (over mutual TLS)
                          syslog+tcp://HOST:PORT, syslog+tls://HOST:PORT
                            [?facility=audit&ca=FILE&cert=FILE&key=FILE]

@@ -1,6 +1,6 @@
 // stdout and file:PATH as forwarder destinations: one event per line in the
-// output's format. A file is rotated by size between whole lines (PATH.1 is
-// the newest of `keep` generations), follows an external logrotate (a new
+// output's format. With ?max-size= a file is rotated by size between whole
+// lines (PATH.1 is the newest of `keep` generations), follows an external logrotate (a new
 // inode at PATH is reopened), and by default fdatasyncs every batch before
 // the spool lets go of it.
 #include <fcntl.h>
@@ -33,7 +33,9 @@ Result<void> write_all(int fd, const char* p, size_t n, const std::string& what)
 struct FileOptions {
     std::string path;       // empty: stdout
     Format format = Format::json;
-    uint64_t max_size = 100ull << 20;  // 0: never rotate
+    // Off unless asked for: rotating deletes the oldest generation, and an
+    // audit trail is not dropped by default (logrotate works too).
+    uint64_t max_size = 0;
     unsigned keep = 5;                 // generations PATH.1 .. PATH.keep
     bool fsync = true;                 // fdatasync before a batch counts as delivered
 };
