@@ -10,6 +10,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstring>
+#include <utility>
 
 #include "forward/collector_destination.h"
 #include "output/output_spec.h"
@@ -17,6 +18,17 @@
 #include "source/audit/mapper.h"
 
 namespace ktrail {
+
+namespace {
+
+std::vector<std::string> ktrail_rule_paths(const AgentOptions& options) {
+    std::vector<std::string> paths;
+    if (options.default_rules) paths.push_back(KTRAIL_DEFAULT_RULES_DIR);
+    paths.insert(paths.end(), options.ktrail_rules.begin(), options.ktrail_rules.end());
+    return paths;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options) {
     std::unique_ptr<Agent> a(new Agent());
@@ -32,8 +44,7 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options) {
     if (!filter) return std::unexpected(filter.error());
     a->path_filter_ = std::make_unique<bpf::AgentPathFilter>(std::move(*filter), options.bpf.watched_only);
     // ktrail rules: every file checked before anything runs.
-    if (options.default_rules) a->rule_paths_.push_back(KTRAIL_DEFAULT_RULES_DIR);
-    a->rule_paths_.insert(a->rule_paths_.end(), options.ktrail_rules.begin(), options.ktrail_rules.end());
+    a->rule_paths_ = ktrail_rule_paths(options);
     std::shared_ptr<const rules::RuleSet> rule_set;
     a->base_bpf_ = options.bpf;
     if (!a->rule_paths_.empty()) {
@@ -288,8 +299,20 @@ Result<void> Agent::apply_rules(std::shared_ptr<const rules::RuleSet> set) {
     return {};
 }
 
+Result<void> Agent::reload_rules(const AgentOptions& options) {
+    auto paths = ktrail_rule_paths(options);
+    if (paths == rule_paths_) return reload_rules();
+    auto saved = std::exchange(rule_paths_, paths);
+    if (auto ok = reload_rules(); !ok) {
+        rule_paths_ = std::move(saved);
+        return ok;
+    }
+    return {};
+}
+
 Result<void> Agent::reload_rules() {
-    if (rule_paths_.empty()) return {};
+    // No paths but running rules (a config dropped them): an empty set replaces them.
+    if (rule_paths_.empty() && !rules_) return {};
     auto loaded = rules::load_rules(rule_paths_);
     if (!loaded.set) {
         ++stats_.reload_failures;
@@ -448,7 +471,8 @@ void Agent::flush_outputs(std::chrono::milliseconds limit) {
     }
 }
 
-Result<void> Agent::run(const std::atomic<bool>& stop, std::atomic<bool>* reload) {
+Result<void> Agent::run(const std::atomic<bool>& stop, std::atomic<bool>* reload,
+                        const std::function<void()>& on_reload) {
     using Clock = std::chrono::steady_clock;
     std::string programs;
     for (const auto& p : source_->attached()) programs += (programs.empty() ? "" : ", ") + p;
@@ -483,8 +507,12 @@ Result<void> Agent::run(const std::atomic<bool>& stop, std::atomic<bool>* reload
             last_clock = now;
         }
         if (reload && reload->exchange(false)) {
-            spdlog::info("SIGHUP: reloading the rules");
-            if (auto ok = reload_rules(); !ok) spdlog::error("rule reload refused: {}", ok.error().message);
+            if (on_reload) {
+                on_reload();
+            } else {
+                spdlog::info("SIGHUP: reloading the rules");
+                if (auto ok = reload_rules(); !ok) spdlog::error("rule reload refused: {}", ok.error().message);
+            }
         }
     }
     // Stop producing, then take what is still waiting, audit first (as above).

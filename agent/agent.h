@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <deque>
+#include <functional>
 
 #include <unistd.h>
 
@@ -73,10 +74,15 @@ class Agent {
 public:
     static Result<std::unique_ptr<Agent>> create(const AgentOptions& options);
     // Runs until `stop` becomes true; then detaches and drains. Whenever
-    // `reload` is set (SIGHUP), the rule files are read again (and it is reset).
-    Result<void> run(const std::atomic<bool>& stop, std::atomic<bool>* reload = nullptr);
+    // `reload` is set (SIGHUP; it is reset), `on_reload` runs, or without
+    // one the rule files are read again.
+    Result<void> run(const std::atomic<bool>& stop, std::atomic<bool>* reload = nullptr,
+                     const std::function<void()>& on_reload = {});
     // Reads the rule files again; on any error the running rules stay.
     Result<void> reload_rules();
+    // The same from the ktrail rule paths `options` name (a changed config):
+    // if they load, they become the running paths.
+    Result<void> reload_rules(const AgentOptions& options);
     const AgentStats& stats() const { return stats_; }
     EnricherStats enrich_stats() const { return enricher_->stats(); }
 

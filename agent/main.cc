@@ -8,6 +8,7 @@
 
 #include "agent.h"
 #include "options.h"
+#include "reload_config.h"
 
 namespace {
 std::atomic<bool> g_stop{false};
@@ -19,7 +20,9 @@ void on_hangup(int) { g_reload.store(true); }
 int main(int argc, char** argv) {
     // The agent's own log goes to stderr; stdout may carry events.
     spdlog::set_default_logger(spdlog::stderr_color_mt("ktraild"));
-    auto cl = ktrail::parse_command_line(argc, argv);
+    // Flags kept apart: SIGHUP reads the config files again and lays them over.
+    auto flags = ktrail::parse_flags(argc, argv);
+    auto cl = flags ? ktrail::load_options(*flags) : std::unexpected(flags.error());
     if (!cl) {
         fprintf(stderr, "ktraild: %s\n", cl.error().message.c_str());
         return 2;
@@ -32,12 +35,7 @@ int main(int argc, char** argv) {
         printf("ktraild %s\n", ktrail::kVersion);
         return 0;
     }
-    auto level = spdlog::level::from_str(cl->log_level);
-    if (level == spdlog::level::off && cl->log_level != "off") {
-        fprintf(stderr, "ktraild: unknown log level '%s': use trace, debug, info, warn or error\n", cl->log_level.c_str());
-        return 2;
-    }
-    spdlog::set_level(level);
+    spdlog::set_level(spdlog::level::from_str(cl->log_level));  // checked by the flag table
 
     struct sigaction sa{};
     sa.sa_handler = on_signal;
@@ -53,7 +51,8 @@ int main(int argc, char** argv) {
         fprintf(stderr, "ktraild: %s\n", agent.error().message.c_str());
         return 1;
     }
-    if (auto ok = (*agent)->run(g_stop, &g_reload); !ok) {
+    auto reload = [&] { ktrail::reload_config(**agent, *flags, *cl); };
+    if (auto ok = (*agent)->run(g_stop, &g_reload, reload); !ok) {
         fprintf(stderr, "ktraild: %s\n", ok.error().message.c_str());
         return 1;
     }

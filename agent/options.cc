@@ -3,7 +3,9 @@
 #include "util/parse_size.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
+#include "config/config_file.h"
 #include "rules/rule_set.h"
 
 #include <algorithm>
@@ -42,6 +44,9 @@ Captures file, permission, process and kernel-module events with eBPF, and
 logins, authentication and account changes from the Linux audit stream, and
 spools every event (hash-chained, signed) before any output reads it.
 
+  --config FILE        the config file (default /etc/ktrail/ktrail.yaml), then
+                       every *.yaml in conf.d/ next to it; each key is a long
+                       flag without --, and flags given here win
   --output SPEC        where events go; repeatable, each with its own cursor in
                        the spool (delivered at least once):
                          stdout (default)
@@ -81,114 +86,163 @@ spools every event (hash-chained, signed) before any output reads it.
   --ringbuf-size BYTES kernel ring buffer size, a power of two (default 16 MiB)
   --log-level LEVEL    trace, debug, info, warn, error (default info)
   --version, --help
+
+Every flag but --config, --help and --version is also a config key:
+  output: [stdout, "file:/var/log/ktrail/events.json"]
+  watch: /srv/secrets
+  no-audit: true
 )";
 }
 
-Result<CommandLine> parse_command_line(int argc, char** argv) {
-    CommandLine cl;
-    for (int i = 1; i < argc; ++i) {
-        std::string_view arg = argv[i];
-        std::string value;
-        // Both "--flag value" and "--flag=value".
-        auto take = [&](std::string_view name) -> Result<std::string> {
-            if (arg.size() > name.size() && arg.substr(0, name.size()) == name && arg[name.size()] == '=')
-                return std::string(arg.substr(name.size() + 1));
-            if (i + 1 >= argc) return fail(fmt::format("{} needs a value; see --help", name));
-            return std::string(argv[++i]);
-        };
-        auto is = [&](std::string_view name) {
-            return arg == name || (arg.starts_with(name) && arg.size() > name.size() && arg[name.size()] == '=');
-        };
-        auto number = [&](std::string_view name, const std::string& v) -> Result<uint64_t> {
-            uint64_t n = 0;
-            auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-            if (ec != std::errc() || p != v.data() + v.size())
-                return fail(fmt::format("{} takes a number, not '{}'", name, v));
-            return n;
-        };
-#define KT_TAKE(name)                                  \
-    auto v_ = take(name);                              \
-    if (!v_) return std::unexpected(v_.error());       \
-    value = *v_
-        if (arg == "--help" || arg == "-h") {
-            cl.help = true;
-        } else if (arg == "--version") {
-            cl.version = true;
-        } else if (arg == "--no-audit") {
-            cl.agent.audit = false;
-        } else if (arg == "--audit-allow-lock") {
-            cl.agent.audit_rule_options.allow_lock = true;
-        } else if (arg == "--audit-allow-panic") {
-            cl.agent.audit_rule_options.allow_panic = true;
-        } else if (arg == "--no-default-rules") {
-            cl.agent.default_rules = false;
-        } else if (is("--rules")) {
-            KT_TAKE("--rules");
-            add_rule_path(value, cl.agent);
-        } else if (arg == "--watched-only") {
-            cl.agent.bpf.watched_only = true;
-        } else if (is("--output")) {
-            KT_TAKE("--output");
-            cl.agent.outputs.push_back(value);
-        } else if (is("--format")) {
-            KT_TAKE("--format");
-            auto f = parse_format(value);
-            if (!f) return std::unexpected(f.error());
-            cl.agent.format = *f;
-        } else if (is("--spool-max-bytes")) {
-            KT_TAKE("--spool-max-bytes");
-            auto n = parse_size("--spool-max-bytes", value);
-            if (!n) return std::unexpected(n.error());
-            cl.agent.spool_max_bytes = *n;
-        } else if (is("--spool-full")) {
-            KT_TAKE("--spool-full");
-            if (value != "drop-newest")
-                return fail(fmt::format("--spool-full takes drop-newest, not '{}'", value));
-        } else if (is("--spool")) {
-            KT_TAKE("--spool");
-            cl.agent.spool_dir = value;
-        } else if (is("--tls-ca")) {
-            KT_TAKE("--tls-ca");
-            cl.agent.tls.ca = value;
-        } else if (is("--tls-cert")) {
-            KT_TAKE("--tls-cert");
-            cl.agent.tls.cert = value;
-        } else if (is("--tls-key")) {
-            KT_TAKE("--tls-key");
-            cl.agent.tls.key = value;
-        } else if (is("--state")) {
-            KT_TAKE("--state");
-            cl.agent.state_dir = value;
-        } else if (is("--watch")) {
-            KT_TAKE("--watch");
-            cl.agent.bpf.watch.push_back(value);
-        } else if (is("--disable")) {
-            KT_TAKE("--disable");
-            if (std::find(std::begin(bpf::kKinds), std::end(bpf::kKinds), value) == std::end(bpf::kKinds))
-                return fail(fmt::format("--disable takes exec, fork, exit, file, cred or module, not '{}'", value));
-            cl.agent.bpf.disable.push_back(value);
-        } else if (is("--exclude-pid")) {
-            KT_TAKE("--exclude-pid");
-            auto n = number("--exclude-pid", value);
-            if (!n) return std::unexpected(n.error());
-            cl.agent.bpf.exclude_pids.push_back(static_cast<pid_t>(*n));
-        } else if (is("--exclude")) {
-            KT_TAKE("--exclude");
-            cl.agent.bpf.exclude.push_back(value);
-        } else if (is("--ringbuf-size")) {
-            KT_TAKE("--ringbuf-size");
-            auto n = number("--ringbuf-size", value);
-            if (!n) return std::unexpected(n.error());
-            cl.agent.bpf.ringbuf_bytes = *n;
-        } else if (is("--log-level")) {
-            KT_TAKE("--log-level");
-            cl.log_level = value;
-        } else {
-            return fail(fmt::format("unknown option '{}'; see --help", arg));
-        }
-#undef KT_TAKE
+namespace {
+
+using config::Kind;
+using R = Result<void>;
+
+Result<uint64_t> number(const std::string& v) {
+    uint64_t n = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc() || p != v.data() + v.size() || v.empty()) return fail(fmt::format("takes a number, not '{}'", v));
+    return n;
+}
+
+bool is_true(const std::string& v) { return v == "true"; }
+
+// A rules path must be there and, if a directory, readable: the error names
+// the flag or the config line, not a loader later.
+R add_rules(CommandLine& c, const std::string& v) {
+    std::error_code ec;
+    auto st = std::filesystem::status(v, ec);
+    if (ec || !std::filesystem::exists(st))
+        return fail(fmt::format("cannot read '{}' ({}): give an existing rules file or directory", v,
+                                ec ? ec.message() : "no such file or directory"));
+    if (std::filesystem::is_directory(st)) {
+        std::filesystem::directory_iterator it(v, ec);
+        if (ec) return fail(fmt::format("cannot read the directory '{}' ({}): make it readable by root", v, ec.message()));
     }
+    add_rule_path(v, c.agent);
+    return {};
+}
+
+// Name, kind, and what one value does. Keep in --help's order; a new flag
+// added here is a config key too (tests/unit/config_test.cc checks both).
+const std::vector<config::Flag<CommandLine>> kFlags = {
+    {{"config", Kind::scalar, false}, [](CommandLine& c, const std::string& v) -> R {
+         c.config = v;
+         c.config_given = true;
+         return {};
+     }},
+    {{"help", Kind::boolean, false}, [](CommandLine& c, const std::string& v) -> R { c.help = is_true(v); return {}; }},
+    {{"version", Kind::boolean, false},
+     [](CommandLine& c, const std::string& v) -> R { c.version = is_true(v); return {}; }},
+    {{"output", Kind::list}, [](CommandLine& c, const std::string& v) -> R {
+         c.agent.outputs.push_back(v);
+         return {};
+     }},
+    {{"format", Kind::scalar}, [](CommandLine& c, const std::string& v) -> R {
+         auto f = parse_format(v);
+         if (!f) return fail(fmt::format("takes json, ocsf or cef, not '{}'", v));
+         c.agent.format = *f;
+         return {};
+     }},
+    {{"state", Kind::scalar}, [](CommandLine& c, const std::string& v) -> R { c.agent.state_dir = v; return {}; }},
+    {{"spool", Kind::scalar}, [](CommandLine& c, const std::string& v) -> R { c.agent.spool_dir = v; return {}; }},
+    {{"spool-max-bytes", Kind::scalar}, [](CommandLine& c, const std::string& v) -> R {
+         auto n = parse_size("", v);
+         if (!n) return fail(fmt::format("takes a size like 512M or 2G, not '{}'", v));
+         c.agent.spool_max_bytes = *n;
+         return {};
+     }},
+    {{"spool-full", Kind::scalar}, [](CommandLine&, const std::string& v) -> R {
+         if (v != "drop-newest") return fail(fmt::format("takes drop-newest, not '{}'", v));
+         return {};
+     }},
+    {{"tls-ca", Kind::scalar}, [](CommandLine& c, const std::string& v) -> R { c.agent.tls.ca = v; return {}; }},
+    {{"tls-cert", Kind::scalar}, [](CommandLine& c, const std::string& v) -> R { c.agent.tls.cert = v; return {}; }},
+    {{"tls-key", Kind::scalar}, [](CommandLine& c, const std::string& v) -> R { c.agent.tls.key = v; return {}; }},
+    {{"watch", Kind::list}, [](CommandLine& c, const std::string& v) -> R {
+         c.agent.bpf.watch.push_back(v);
+         return {};
+     }},
+    {{"exclude", Kind::list}, [](CommandLine& c, const std::string& v) -> R {
+         c.agent.bpf.exclude.push_back(v);
+         return {};
+     }},
+    {{"watched-only", Kind::boolean}, [](CommandLine& c, const std::string& v) -> R {
+         c.agent.bpf.watched_only = is_true(v);
+         return {};
+     }},
+    {{"exclude-pid", Kind::list}, [](CommandLine& c, const std::string& v) -> R {
+         auto n = number(v);
+         if (!n) return std::unexpected(n.error());
+         c.agent.bpf.exclude_pids.push_back(static_cast<pid_t>(*n));
+         return {};
+     }},
+    {{"disable", Kind::list}, [](CommandLine& c, const std::string& v) -> R {
+         if (std::find(std::begin(bpf::kKinds), std::end(bpf::kKinds), v) == std::end(bpf::kKinds))
+             return fail(fmt::format("takes exec, fork, exit, file, cred or module, not '{}'", v));
+         c.agent.bpf.disable.push_back(v);
+         return {};
+     }},
+    {{"no-audit", Kind::boolean}, [](CommandLine& c, const std::string& v) -> R {
+         c.agent.audit = !is_true(v);
+         return {};
+     }},
+    {{"rules", Kind::list}, add_rules},
+    {{"no-default-rules", Kind::boolean}, [](CommandLine& c, const std::string& v) -> R {
+         c.agent.default_rules = !is_true(v);
+         return {};
+     }},
+    {{"audit-allow-lock", Kind::boolean}, [](CommandLine& c, const std::string& v) -> R {
+         c.agent.audit_rule_options.allow_lock = is_true(v);
+         return {};
+     }},
+    {{"audit-allow-panic", Kind::boolean}, [](CommandLine& c, const std::string& v) -> R {
+         c.agent.audit_rule_options.allow_panic = is_true(v);
+         return {};
+     }},
+    {{"ringbuf-size", Kind::scalar}, [](CommandLine& c, const std::string& v) -> R {
+         auto n = number(v);
+         if (!n) return std::unexpected(n.error());
+         c.agent.bpf.ringbuf_bytes = *n;
+         return {};
+     }},
+    {{"log-level", Kind::scalar}, [](CommandLine& c, const std::string& v) -> R {
+         if (spdlog::level::from_str(v) == spdlog::level::off && v != "off")
+             return fail(fmt::format("takes trace, debug, info, warn, error or off, not '{}'", v));
+         c.log_level = v;
+         return {};
+     }},
+};
+
+}  // namespace
+
+const std::vector<config::Flag<CommandLine>>& flags() { return kFlags; }
+
+Result<config::Settings> parse_flags(int argc, char** argv) {
+    return config::parse_args(config::specs(kFlags), argc, argv);
+}
+
+Result<CommandLine> load_options(const config::Settings& flags, const std::string& default_config) {
+    CommandLine cl;
+    config::Settings all;
+    if (!flags.contains("help") && !flags.contains("version")) {
+        auto path = flags.contains("config") ? flags.at("config").values.back() : default_config;
+        auto dropins = (std::filesystem::path(path).parent_path() / "conf.d").string();
+        auto files = config::read_config(config::specs(kFlags), path, flags.contains("config"), dropins);
+        if (!files) return std::unexpected(files.error());
+        all = std::move(*files);
+    }
+    config::overlay(all, flags);
+    if (auto ok = config::apply(kFlags, all, cl); !ok) return std::unexpected(ok.error());
+    cl.settings = std::move(all);
     return cl;
+}
+
+Result<CommandLine> parse_command_line(int argc, char** argv, const std::string& default_config) {
+    auto f = parse_flags(argc, argv);
+    if (!f) return std::unexpected(f.error());
+    return load_options(*f, default_config);
 }
 
 }  // namespace ktrail

@@ -5,22 +5,23 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <string>
-#include <string_view>
 
+#include "options.h"
 #include "server.h"
 #include "store/store.h"
 
 namespace {
 
 constexpr const char* kUsage =
-    "usage: ktrail-collector --listen ADDR:PORT [--store URL]\n"
+    "usage: ktrail-collector [--config FILE] --listen ADDR:PORT [--store URL]\n"
     "                        --tls-ca FILE --tls-cert FILE --tls-key FILE\n"
     "                        [--retention DAYS] [--log-level LEVEL]\n"
     "\n"
+    "  --config FILE       the config file (default /etc/ktrail/collector.yaml; a missing default is fine):\n"
+    "                      each key is a flag without --, like 'listen: 0.0.0.0:7443'; flags win\n"
     "  --listen ADDR:PORT  where agents connect (0.0.0.0:7443, [::]:7443; port 0: any free port)\n"
     "  --store URL         sqlite:PATH or postgresql://USER@HOST/DB\n"
     "                      (default sqlite:/var/lib/ktrail/collector.db)\n"
@@ -39,67 +40,16 @@ void grpc_log(gpr_log_func_args* args) {
                 args->message ? args->message : "");
 }
 
-struct CommandLine {
-    ktrail::collector::ServerOptions server;
-    std::string log_level = "info";
-    bool help = false, version = false;
-};
-
-// Returns an error message, or "" when the command line is good.
-std::string parse(int argc, char** argv, CommandLine& cl) {
-    cl.server.store_url = "sqlite:/var/lib/ktrail/collector.db";
-    for (int i = 1; i < argc; ++i) {
-        std::string_view arg = argv[i];
-        if (arg == "--help" || arg == "-h") {
-            cl.help = true;
-            continue;
-        }
-        if (arg == "--version") {
-            cl.version = true;
-            continue;
-        }
-        std::string_view name = arg, value;
-        bool inline_value = false;
-        if (auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
-            name = arg.substr(0, eq);
-            value = arg.substr(eq + 1);
-            inline_value = true;
-        }
-        std::string* target = nullptr;
-        std::string retention;
-        if (name == "--listen") target = &cl.server.listen;
-        else if (name == "--store") target = &cl.server.store_url;
-        else if (name == "--tls-ca") target = &cl.server.tls_ca;
-        else if (name == "--tls-cert") target = &cl.server.tls_cert;
-        else if (name == "--tls-key") target = &cl.server.tls_key;
-        else if (name == "--log-level") target = &cl.log_level;
-        else if (name == "--retention") target = &retention;
-        else return "unknown option " + std::string(arg);
-        if (!inline_value) {
-            if (i + 1 >= argc) return std::string(name) + " needs a value";
-            value = argv[++i];
-        }
-        *target = value;
-        if (target == &retention) {
-            int days = 0;
-            auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), days);
-            if (ec != std::errc() || end != value.data() + value.size() || days <= 0)
-                return "--retention " + std::string(value) + ": give a whole number of days, 1 or more";
-            cl.server.retention_days = days;
-        }
-    }
-    return "";
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
     spdlog::set_default_logger(spdlog::stderr_color_mt("ktrail-collector"));
-    CommandLine cl;
-    if (auto err = parse(argc, argv, cl); !err.empty()) {
-        fprintf(stderr, "ktrail-collector: %s\n%s", err.c_str(), kUsage);
+    auto parsed = ktrail::collector::parse_command_line(argc, argv);
+    if (!parsed) {
+        fprintf(stderr, "ktrail-collector: %s\n", parsed.error().message.c_str());
         return 2;
     }
+    const auto& cl = *parsed;
     if (cl.help) {
         fputs(kUsage, stdout);
         return 0;
@@ -108,13 +58,7 @@ int main(int argc, char** argv) {
         printf("ktrail-collector %s\n", KTRAIL_VERSION);
         return 0;
     }
-    auto level = spdlog::level::from_str(cl.log_level);
-    if (level == spdlog::level::off && cl.log_level != "off") {
-        fprintf(stderr, "ktrail-collector: unknown log level '%s': use trace, debug, info, warn or error\n",
-                cl.log_level.c_str());
-        return 2;
-    }
-    spdlog::set_level(level);
+    spdlog::set_level(spdlog::level::from_str(cl.log_level));  // checked by the flag table
     gpr_set_log_function(grpc_log);
 
     // Block the stop signals before gRPC starts its threads (they inherit the

@@ -10,7 +10,9 @@
 namespace {
 ktrail::Result<ktrail::CommandLine> parse(std::vector<const char*> args) {
     args.insert(args.begin(), "ktraild");
-    return ktrail::parse_command_line(static_cast<int>(args.size()), const_cast<char**>(args.data()));
+    // No config file: the flags alone, whatever the host has in /etc/ktrail.
+    return ktrail::parse_command_line(static_cast<int>(args.size()), const_cast<char**>(args.data()),
+                                      "/nonexistent/ktrail.yaml");
 }
 }  // namespace
 
@@ -48,18 +50,24 @@ TEST_CASE("bad flags are errors that say what to do", "[options]") {
 TEST_CASE("--rules sorts ktrail rules from audit rules; a directory goes where its files belong", "[options]") {
     char tmpl[] = "/tmp/ktrail-opts-XXXXXX";
     REQUIRE(mkdtemp(tmpl));
-    const std::string both = std::string(tmpl) + "/both", yaml_only = std::string(tmpl) + "/yaml";
+    const std::string dir = tmpl, both = dir + "/both", yaml_only = dir + "/yaml";
     std::filesystem::create_directories(both);
     std::filesystem::create_directories(yaml_only);
     std::ofstream(both + "/a.yaml") << "";
     std::ofstream(both + "/b.rules") << "";
     std::ofstream(yaml_only + "/c.yml") << "";
-    auto cl = parse({"--rules", "/etc/x.yaml", "--rules=/etc/audit/x.rules", "--rules", "/etc/plain", "--rules",
-                     both.c_str(), "--rules", yaml_only.c_str(), "--no-default-rules"});
+    for (const char* f : {"/x.yaml", "/x.rules", "/plain"}) std::ofstream(dir + f) << "";
+    const std::string yaml = dir + "/x.yaml", audit = "--rules=" + dir + "/x.rules", plain = dir + "/plain";
+    auto cl = parse({"--rules", yaml.c_str(), audit.c_str(), "--rules", plain.c_str(), "--rules", both.c_str(),
+                     "--rules", yaml_only.c_str(), "--no-default-rules"});
+    auto missing = parse({"--rules", (dir + "/gone").c_str()});
     std::filesystem::remove_all(tmpl);
     REQUIRE(cl.has_value());
-    CHECK(cl->agent.ktrail_rules == std::vector<std::string>{"/etc/x.yaml", both, yaml_only});
-    CHECK(cl->agent.audit_rules == std::vector<std::string>{"/etc/audit/x.rules", "/etc/plain", both});
+    CHECK(cl->agent.ktrail_rules == std::vector<std::string>{yaml, both, yaml_only});
+    CHECK(cl->agent.audit_rules == std::vector<std::string>{dir + "/x.rules", plain, both});
+    REQUIRE_FALSE(missing.has_value());
+    CHECK(missing.error().message == "--rules cannot read '" + dir +
+                                         "/gone' (No such file or directory): give an existing rules file or directory");
     CHECK_FALSE(cl->agent.default_rules);
     CHECK(parse({})->agent.default_rules);
 }
