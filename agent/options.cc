@@ -79,6 +79,10 @@ spools every event (hash-chained, signed) before any output reads it.
   --audit-allow-lock   accept -e 2 in rules files (locks audit until reboot)
   --audit-allow-panic  accept -f 2 in rules files (kernel panic on audit failure)
   --ringbuf-size BYTES kernel ring buffer size, a power of two (default 16 MiB)
+  --metrics ADDR:PORT  serve Prometheus metrics at http://ADDR:PORT/metrics, e.g.
+                       127.0.0.1:9464 (port 0: any free port, logged); default off
+  --control PATH       the status socket `ktrail status` reads (root only);
+                       default /run/ktrail/ktraild.sock
   --log-level LEVEL    trace, debug, info, warn, error (default info)
   --version, --help
 )";
@@ -180,6 +184,13 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
             auto n = number("--ringbuf-size", value);
             if (!n) return std::unexpected(n.error());
             cl.agent.bpf.ringbuf_bytes = *n;
+        } else if (is("--metrics")) {
+            KT_TAKE("--metrics");
+            cl.agent.metrics = value;
+        } else if (is("--control")) {
+            KT_TAKE("--control");
+            cl.agent.control = value;
+            cl.agent.control_given = true;
         } else if (is("--log-level")) {
             KT_TAKE("--log-level");
             cl.log_level = value;
