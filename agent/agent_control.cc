@@ -60,7 +60,7 @@ void Agent::publish_snapshot() {
     s.version = kVersion;
     s.agent_id = host_.agent_id;
     s.hostname = host_.hostname;
-    s.audit_mode = audit_ ? std::string(audit::to_string(audit_->mode())) : "off";
+    s.audit_mode = !audit_ ? "off" : audit_->mode() == audit::AuditMode::kDaemon ? "daemon" : "multicast";
     s.programs = source_->attached();
     if (rules_) {
         const auto& set = rules_->rules();
