@@ -111,6 +111,7 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options) {
                           audit.error().message);
         }
     }
+    if (auto ok = a->open_control(options); !ok) return std::unexpected(ok.error());
     return a;
 }
 
@@ -149,6 +150,7 @@ Result<void> Agent::open_outputs(const AgentOptions& options) {
     spool::Options so;
     so.dir = options.spool_dir.empty() ? options.state_dir + "/spool" : options.spool_dir;
     so.max_bytes = options.spool_max_bytes;
+    spool_max_bytes_ = so.max_bytes;
     // Whole segments are what acks free: keep several within the cap.
     so.segment_bytes = std::clamp<uint64_t>(so.max_bytes / 8, 64 * 1024, 16ull << 20);
     if (so.max_bytes < 512 * 1024) return fail("--spool-max-bytes must be at least 512K");
@@ -232,6 +234,7 @@ void Agent::note_spool_write(const Result<void>& written) {
 }
 
 Agent::~Agent() {
+    stop_control();
     forwarders_.clear();
     audit_rules_.unload();  // exactly the rules ktraild added
     audit_.reset();         // hands the kernel's audit state back
@@ -424,6 +427,7 @@ void Agent::emit_lost(const char* stage, uint64_t count, uint64_t first_sequence
         ev.mutable_ktrail()->set_lost_last_sequence(last_sequence);
     }
     emit(ev, true);
+    if (size_t i = control::lost_stage_index(stage); i < stats_.lost.size()) stats_.lost[i] += count;
     spdlog::warn("{} events lost at stage {}", count, stage);
 }
 
@@ -431,9 +435,13 @@ void Agent::check_losses() {
     if (audit_) {
         // Records the kernel dropped before they had a serial (backlog full,
         // rate limit); gaps in the serials are reported as they are found.
-        if (auto lost = audit_->kernel_lost(); lost && *lost != audit_lost_seen_) {
-            emit_lost("kernel-audit", static_cast<uint32_t>(*lost - audit_lost_seen_));
-            audit_lost_seen_ = *lost;
+        audit_status_.reset();
+        if (auto st = audit::read_audit_status()) {
+            audit_status_ = *st;
+            if (st->lost != audit_lost_seen_) {
+                emit_lost("kernel-audit", static_cast<uint32_t>(st->lost - audit_lost_seen_));
+                audit_lost_seen_ = st->lost;
+            }
         }
     }
     uint64_t dropped = source_->counters().total(KT_CNT_DROPPED);
@@ -480,6 +488,7 @@ Result<void> Agent::run(const std::atomic<bool>& stop, std::atomic<bool>* reload
                  host_.hostname, programs, audit_ ? std::string(audit::to_string(audit_->mode())) : "off");
     emit_agent_event("agent-started", "start");
     for (auto& f : forwarders_) f->start();
+    start_control();
     auto last_check = Clock::now();
     auto last_clock = Clock::now();
     auto last_commit = Clock::now();
@@ -494,6 +503,7 @@ Result<void> Agent::run(const std::atomic<bool>& stop, std::atomic<bool>* reload
         if (now - last_check >= std::chrono::seconds(1)) {
             check_losses();
             enricher_->tick(std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count());
+            publish_snapshot();
             last_check = now;
         }
         if (now - last_commit >= kCommitInterval) {
@@ -559,6 +569,7 @@ Result<void> Agent::run(const std::atomic<bool>& stop, std::atomic<bool>* reload
                  "{} sessions known; user names reloaded {} times",
                  e.processes.live, e.processes.exited, e.processes.peak, e.processes.evicted, e.processes.proc_reads,
                  e.sessions, e.name_invalidations);
+    stop_control();
     return status;
 }
 

@@ -18,6 +18,10 @@
 
 #include <unistd.h>
 
+#include "control/ack_ages.h"
+#include "control/metrics_server.h"
+#include "control/snapshot.h"
+#include "control/status_socket.h"
 #include "enrich/enricher.h"
 #include "enrich/host.h"
 
@@ -39,6 +43,7 @@
 
 namespace ktrail {
 
+
 struct AgentOptions {
     std::vector<std::string> outputs;  // --output SPECs; empty: stdout
     Format format = Format::json;      // --format: what SIEM outputs get (a spec's ?format= wins)
@@ -53,6 +58,9 @@ struct AgentOptions {
     std::string spool_dir;                 // empty: STATE/spool
     uint64_t spool_max_bytes = 1ull << 30;
     forward::TlsFiles tls{"/etc/ktrail/tls/ca.crt", "/etc/ktrail/tls/agent.crt", "/etc/ktrail/tls/agent.key"};
+    std::string metrics;                           // --metrics ADDR:PORT; empty: no metrics server
+    std::string control = "/run/ktrail/ktraild.sock";  // --control: the status socket; empty: none
+    bool control_given = false;  // a --control that cannot be made stops the start; the default only warns
 };
 
 struct AgentStats {
@@ -68,6 +76,7 @@ struct AgentStats {
     uint64_t reload_failures = 0; // rule reloads refused (the old rules kept running)
     uint64_t spool_full_lost = 0; // events a full spool could not take (reported as events-lost)
     uint64_t spool_damaged = 0;   // sequence numbers lost to damaged spool records
+    control::LostCounts lost{};   // reported in events-lost events, by stage (control::kLostStages)
 };
 
 class Agent {
@@ -117,6 +126,13 @@ private:
     void check_losses();
     // Waits up to `limit` for every output to confirm what is durable.
     void flush_outputs(std::chrono::milliseconds limit);
+    // Metrics and status (agent_control.cc): the servers are made in
+    // create(), run on their own threads from run(), and read the snapshot
+    // the loop publishes once a second.
+    Result<void> open_control(const AgentOptions& options);
+    void start_control();
+    void stop_control();
+    void publish_snapshot();
 
     HostIdentity host_;
     BootClock clock_;
@@ -155,6 +171,14 @@ private:
     uint64_t sequence_ = 0;
     uint64_t decode_errors_reported_ = 0;
     AgentStats stats_;
+    std::optional<audit::AuditStatus> audit_status_;  // the kernel's, last read (check_losses)
+    uint64_t spool_max_bytes_ = 0;
+    int64_t start_ns_ = 0;
+    control::AckAges ack_ages_;
+    // The box outlives the servers that read it (members go in reverse order).
+    std::unique_ptr<control::SnapshotBox> snapshots_;
+    std::unique_ptr<control::MetricsServer> metrics_;
+    std::unique_ptr<control::StatusSocket> status_;
 };
 
 }  // namespace ktrail

@@ -84,6 +84,10 @@ spools every event (hash-chained, signed) before any output reads it.
   --audit-allow-lock   accept -e 2 in rules files (locks audit until reboot)
   --audit-allow-panic  accept -f 2 in rules files (kernel panic on audit failure)
   --ringbuf-size BYTES kernel ring buffer size, a power of two (default 16 MiB)
+  --metrics ADDR:PORT  serve Prometheus metrics at http://ADDR:PORT/metrics, e.g.
+                       127.0.0.1:9464 (port 0: any free port, logged); default off
+  --control PATH       the status socket `ktrail status` reads (root only);
+                       default /run/ktrail/ktraild.sock
   --log-level LEVEL    trace, debug, info, warn, error (default info)
   --version, --help
 
@@ -205,6 +209,15 @@ const std::vector<config::Flag<CommandLine>> kFlags = {
          auto n = number(v);
          if (!n) return std::unexpected(n.error());
          c.agent.bpf.ringbuf_bytes = *n;
+         return {};
+     }},
+    {{"metrics", Kind::scalar}, [](CommandLine& c, const std::string& v) -> R {
+         c.agent.metrics = v;
+         return {};
+     }},
+    {{"control", Kind::scalar}, [](CommandLine& c, const std::string& v) -> R {
+         c.agent.control = v;
+         c.agent.control_given = true;
          return {};
      }},
     {{"log-level", Kind::scalar}, [](CommandLine& c, const std::string& v) -> R {

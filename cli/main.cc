@@ -10,6 +10,7 @@
 #include "rules/analysis.h"
 #include "rules/rule_set.h"
 #include "source/audit/audit_rules.h"
+#include "status.h"
 #include "verify_cmd.h"
 
 namespace {
@@ -19,6 +20,7 @@ const char* kUsage =
     "                    [--path GLOB] [--outcome success|failure|unknown] [--session ID] [--limit N] [--json]\n"
     "       ktrail verify [--store URL] [--host H] [--json]\n"
     "       ktrail rules check FILE...\n"
+    "       ktrail status [--socket PATH] [--json]\n"
     "\n"
     "  query         the stored events that match, newest first (ktrail query --help)\n"
     "  verify        check the stored events against each agent's hash chain and signed\n"
@@ -26,7 +28,9 @@ const char* kUsage =
     "  rules check   check rule files without touching the kernel: ktrail rules (*.yaml,\n"
     "                *.yml, checked together, as ktraild loads them) and audit rules\n"
     "                (auditctl syntax, any other file); every error as FILE:LINE[:COLUMN]:\n"
-    "                reason; exit status 1 if there is any\n";
+    "                reason; exit status 1 if there is any\n"
+    "  status        the running ktraild: audit mode, programs, rules, events/s, losses, spool\n"
+    "                backlog, every output's delivery (ktrail status --help); exit 3 if not running\n";
 
 int rules_check(const std::vector<std::string>& files) {
     if (files.empty()) {
@@ -66,6 +70,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
     if (!args.empty() && args[0] == "query") return ktrail::cli::query_main({args.begin() + 1, args.end()});
     if (!args.empty() && args[0] == "verify") return ktrail::cli::verify_main({args.begin() + 1, args.end()});
+    if (!args.empty() && args[0] == "status") return ktrail::cli::status_main({args.begin() + 1, args.end()});
     if (args.size() >= 2 && args[0] == "rules" && args[1] == "check")
         return rules_check(std::vector<std::string>(args.begin() + 2, args.end()));
     if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) {

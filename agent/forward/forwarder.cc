@@ -45,6 +45,11 @@ std::vector<spool::LostRange> Forwarder::take_damaged() {
     return std::exchange(damaged_, {});
 }
 
+std::string Forwarder::last_error() const {
+    std::lock_guard lock(error_mu_);
+    return last_error_;
+}
+
 void Forwarder::sleep_for(std::chrono::milliseconds d) {
     // A stop request wakes a sleep once (a last prompt attempt); sleeps
     // while draining are bounded by the drain deadline instead.
@@ -101,6 +106,11 @@ void Forwarder::loop() {
                                  options_.max_bytes - std::min(record_bytes_, options_.max_bytes), records_, damaged);
         if (!got) {
             spdlog::error("output {}: {}", name_, got.error().message);
+            {
+                std::lock_guard lock(error_mu_);
+                last_error_ = got.error().message;
+            }
+            retrying_.store(true, std::memory_order_relaxed);
             sleep_for(std::chrono::seconds(1));
             continue;
         }
@@ -164,6 +174,7 @@ bool Forwarder::deliver_all() {
             return false;
         }
         backoff_ = std::chrono::milliseconds(0);
+        retrying_.store(false, std::memory_order_relaxed);
         stats_.batches.fetch_add(1, std::memory_order_relaxed);
         stats_.events.fetch_add(batch.events, std::memory_order_relaxed);
         stats_.duplicates.fetch_add(delivered->duplicates, std::memory_order_relaxed);
@@ -200,6 +211,11 @@ bool Forwarder::settle() {
 void Forwarder::fail(const std::string& what, const Error& error) {
     static thread_local std::mt19937_64 rng{std::random_device{}()};
     stats_.retries.fetch_add(1, std::memory_order_relaxed);
+    {
+        std::lock_guard lock(error_mu_);
+        last_error_ = fmt::format("{}: {}", what, error.message);
+    }
+    retrying_.store(true, std::memory_order_relaxed);
     backoff_ = backoff_.count() == 0 ? options_.backoff_initial : std::min(backoff_ * 2, options_.backoff_max);
     // Full jitter in [backoff/2, backoff]: agents that lost the same
     // receiver do not come back in step.

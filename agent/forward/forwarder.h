@@ -58,6 +58,10 @@ public:
     uint64_t damaged_bytes() const { return damaged_bytes_.load(std::memory_order_relaxed); }
     std::string name() const { return name_; }
     size_t consumer() const { return consumer_; }
+    // Whether the last attempt failed (until one succeeds), and the last
+    // failure's message (kept after a recovery); for `ktrail status`.
+    bool retrying() const { return retrying_.load(std::memory_order_relaxed); }
+    std::string last_error() const;
 
 private:
     void loop();
@@ -97,6 +101,9 @@ private:
     };
     std::deque<Pending> unconfirmed_;        // delivered, not yet confirmed (syslog)
     std::chrono::milliseconds backoff_{0};
+    std::atomic<bool> retrying_{false};
+    mutable std::mutex error_mu_;
+    std::string last_error_;  // guarded by error_mu_
 };
 
 }  // namespace ktrail::forward

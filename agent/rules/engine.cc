@@ -65,6 +65,7 @@ Engine::Engine(std::shared_ptr<const RuleSet> set) : set_(std::move(set)) {
         if (!r.keep || !r.tags.empty() || r.severity || !r.technique.empty() || r.alert) others_.push_back(&r);
     }
     index_conditions();
+    counts_.resize(set_->rules.size());
 }
 
 void Engine::index_conditions() {
@@ -95,7 +96,9 @@ void Engine::index_conditions() {
 }
 
 bool Engine::matches(const Rule& r, const v1::Event& ev) {
-    for (const Part& p : parts_[static_cast<size_t>(&r - set_->rules.data())]) {
+    auto i = static_cast<size_t>(&r - set_->rules.data());
+    ++counts_[i].evaluated;
+    for (const Part& p : parts_[i]) {
         if (p.memo < 0) {
             if (!evaluate(*p.node, ev)) return false;
             continue;
@@ -104,6 +107,7 @@ bool Engine::matches(const Rule& r, const v1::Event& ev) {
         if (!known) known = evaluate(*p.node, ev) ? 1 : -1;
         if (known < 0) return false;
     }
+    ++counts_[i].matched;
     return true;
 }
 
@@ -119,6 +123,7 @@ bool Engine::apply(v1::Event& ev, std::vector<const Rule*>& alert_hits) {
             if ((kept = matches(*k, ev))) break;
         if (!kept) {
             ++stats_.dropped;
+            ++counts_[static_cast<size_t>(d - set_->rules.data())].dropped;
             return false;
         }
         break;
@@ -206,6 +211,7 @@ void Engine::count(const v1::Event& ev, const std::vector<const Rule*>& alert_hi
         for (auto& [f, v] : group) (*info->mutable_group())[f] = v;
         seen.clear();
         ++stats_.alerts;
+        ++counts_[static_cast<size_t>(r - set_->rules.data())].alerts;
     }
 }
 

@@ -22,6 +22,15 @@ struct EngineStats {
     uint64_t alerts = 0;
 };
 
+// Per rule (by index in RuleSet::rules): events its condition was evaluated
+// on, matched, dropped (drop rules) and alerts raised.
+struct RuleCounts {
+    uint64_t evaluated = 0;
+    uint64_t matched = 0;
+    uint64_t dropped = 0;
+    uint64_t alerts = 0;
+};
+
 class Engine {
 public:
     explicit Engine(std::shared_ptr<const RuleSet> set);
@@ -35,6 +44,7 @@ public:
 
     const RuleSet& rules() const { return *set_; }
     const EngineStats& stats() const { return stats_; }
+    const std::vector<RuleCounts>& rule_counts() const { return counts_; }
     size_t alert_groups() const { return windows_.size(); }
 
 private:
@@ -63,6 +73,7 @@ private:
     std::vector<int8_t> memo_;              // this event's shared parts: 0 not yet known, 1 true, -1 false
     std::unordered_map<std::string, Window> windows_;
     EngineStats stats_;
+    std::vector<RuleCounts> counts_;
     static constexpr size_t kMaxWindows = 65536;
 };
 
