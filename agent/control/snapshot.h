@@ -12,8 +12,8 @@
 namespace ktrail::control {
 
 // The stages the agent reports `events-lost` for (ktrail.lost.stage).
-inline constexpr std::array<const char*, 5> kLostStages = {"kernel-ringbuf", "kernel-audit", "spool-full",
-                                                           "spool-damaged", "decode"};
+inline constexpr std::array<const char*, 6> kLostStages = {"kernel-ringbuf", "kernel-audit", "spool-full",
+                                                           "spool-damaged", "decode",       "output-skipped"};
 using LostCounts = std::array<uint64_t, kLostStages.size()>;
 // The index of `stage` in kLostStages; kLostStages.size() if unknown.
 size_t lost_stage_index(const char* stage);
