@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "default_rules_dir.h"
 #include "rules/rule_set.h"
 
 #include <algorithm>
@@ -36,7 +37,7 @@ void add_rule_path(const std::string& path, AgentOptions& o) {
 }  // namespace
 
 const char* usage() {
-    return R"(usage: ktraild [options]
+    static const std::string text = std::string(R"(usage: ktraild [options]
 
 Captures file, permission, process and kernel-module events with eBPF, and
 logins, authentication and account changes from the Linux audit stream, and
@@ -75,13 +76,14 @@ spools every event (hash-chained, signed) before any output reads it.
                        auditctl syntax (*.rules, or any other file); a directory
                        loads both kinds it holds; repeatable. Audit rules are
                        removed again when ktraild stops. SIGHUP reloads them all.
-  --no-default-rules   do not load the default rule set ()" KTRAIL_DEFAULT_RULES_DIR R"()
+  --no-default-rules   do not load the default rule set ()") + default_rules_dir() + R"()
   --audit-allow-lock   accept -e 2 in rules files (locks audit until reboot)
   --audit-allow-panic  accept -f 2 in rules files (kernel panic on audit failure)
   --ringbuf-size BYTES kernel ring buffer size, a power of two (default 16 MiB)
   --log-level LEVEL    trace, debug, info, warn, error (default info)
   --version, --help
 )";
+    return text.c_str();
 }
 
 Result<CommandLine> parse_command_line(int argc, char** argv) {

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "util/boot_clock.h"
+#include "util/capabilities.h"
 
 namespace ktrail::forward {
 namespace {
@@ -29,7 +30,16 @@ Forwarder::Forwarder(spool::Spool& spool, size_t consumer, std::unique_ptr<Desti
 
 Forwarder::~Forwarder() { stop(std::chrono::milliseconds(0)); }
 
-void Forwarder::start() { thread_ = std::thread([this] { loop(); }); }
+void Forwarder::start() {
+    thread_ = std::thread([this] {
+        // It reads the spool and writes cursor files, all root's own: no
+        // capability needed (and none for what the destination's code does).
+        if (options_.drop_capabilities)
+            if (auto ok = caps::drop_all_in_this_thread(); !ok)
+                spdlog::error("output {}: {}; it keeps the agent's capabilities", name_, ok.error().message);
+        loop();
+    });
+}
 
 void Forwarder::stop(std::chrono::milliseconds drain) {
     if (!thread_.joinable()) return;
