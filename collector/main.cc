@@ -11,15 +11,17 @@
 #include <string>
 #include <string_view>
 
+#include "run_as.h"
 #include "server.h"
 #include "store/store.h"
+#include "util/sd_notify.h"
 
 namespace {
 
 constexpr const char* kUsage =
     "usage: ktrail-collector --listen ADDR:PORT [--store URL]\n"
     "                        --tls-ca FILE --tls-cert FILE --tls-key FILE\n"
-    "                        [--retention DAYS] [--log-level LEVEL]\n"
+    "                        [--retention DAYS] [--user NAME | --allow-root] [--log-level LEVEL]\n"
     "\n"
     "  --listen ADDR:PORT  where agents connect (0.0.0.0:7443, [::]:7443; port 0: any free port)\n"
     "  --store URL         sqlite:PATH or postgresql://USER@HOST/DB\n"
@@ -27,6 +29,8 @@ constexpr const char* kUsage =
     "  --tls-ca FILE       the CA that signed the agents' certificates (their CN names their host)\n"
     "  --tls-cert FILE     the collector's certificate, and --tls-key FILE its private key\n"
     "  --retention DAYS    remove events older than DAYS, at start and every hour (default: keep all)\n"
+    "  --user NAME         started as root: switch to NAME before opening anything\n"
+    "  --allow-root        run as root (refused otherwise: the collector needs no privileges)\n"
     "  --log-level LEVEL   trace, debug, info (default), warn, error, off\n"
     "\n"
     "Mutual TLS is required: agents without a certificate from --tls-ca are refused.\n"
@@ -42,6 +46,8 @@ void grpc_log(gpr_log_func_args* args) {
 struct CommandLine {
     ktrail::collector::ServerOptions server;
     std::string log_level = "info";
+    std::string user;
+    bool allow_root = false;
     bool help = false, version = false;
 };
 
@@ -56,6 +62,10 @@ std::string parse(int argc, char** argv, CommandLine& cl) {
         }
         if (arg == "--version") {
             cl.version = true;
+            continue;
+        }
+        if (arg == "--allow-root") {
+            cl.allow_root = true;
             continue;
         }
         std::string_view name = arg, value;
@@ -73,6 +83,7 @@ std::string parse(int argc, char** argv, CommandLine& cl) {
         else if (name == "--tls-cert") target = &cl.server.tls_cert;
         else if (name == "--tls-key") target = &cl.server.tls_key;
         else if (name == "--log-level") target = &cl.log_level;
+        else if (name == "--user") target = &cl.user;
         else if (name == "--retention") target = &retention;
         else return "unknown option " + std::string(arg);
         if (!inline_value) {
@@ -116,6 +127,10 @@ int main(int argc, char** argv) {
     }
     spdlog::set_level(level);
     gpr_set_log_function(grpc_log);
+    if (auto ok = ktrail::collector::settle_identity(cl.user, cl.allow_root); !ok) {
+        fprintf(stderr, "ktrail-collector: %s\n", ok.error().message.c_str());
+        return 1;
+    }
 
     // Block the stop signals before gRPC starts its threads (they inherit the
     // mask), then wait for one here.
@@ -128,6 +143,7 @@ int main(int argc, char** argv) {
 
     auto server = ktrail::collector::Server::start(cl.server);
     if (!server) {
+        ktrail::sd::notify_or_warn("STATUS=not started: " + server.error().message);
         fprintf(stderr, "ktrail-collector: %s\n", server.error().message.c_str());
         return 1;
     }
@@ -136,8 +152,11 @@ int main(int argc, char** argv) {
                  ktrail::store::redact_url(o.store_url),
                  o.retention_days ? std::to_string(*o.retention_days) + " days" : std::string("off (keep all)"));
 
+    ktrail::sd::notify_or_warn("READY=1\nSTATUS=listening on " + (*server)->address());
+
     int sig = 0;
     sigwait(&stop, &sig);
+    ktrail::sd::notify_or_warn("STOPPING=1");
     spdlog::info("{}: stopping (calls in flight get 5 s to finish)", strsignal(sig));
     (*server)->shutdown(std::chrono::seconds(5));
     spdlog::info("stopped");
