@@ -79,9 +79,24 @@ std::vector<pid_t> running(const std::string& exe) {
     return pids;
 }
 
-// Whatever happens: the test's processes killed, the package purged.
+// The directories the package owns, moved aside while the test runs when
+// something else (scripts/run.sh's data, another test) made them first.
+const char* const kPackageDirs[] = {"/var/lib/ktrail", "/var/lib/ktrail-collector", "/var/log/ktrail", "/etc/ktrail"};
+
+// Whatever happens: the test's processes killed, the package purged, what
+// was there before put back.
 struct PurgeGuard {
     std::vector<pid_t> pids;
+    std::vector<std::string> saved;
+    PurgeGuard() {
+        for (const char* d : kPackageDirs) {
+            if (!fs::exists(d)) continue;
+            std::string aside = std::string(d) + ".package-e2e-saved";
+            REQUIRE_FALSE(fs::exists(aside));
+            fs::rename(d, aside);
+            saved.push_back(d);
+        }
+    }
     ~PurgeGuard() {
         for (pid_t p : pids) {
             if (kill(p, SIGTERM) == 0)
@@ -91,6 +106,11 @@ struct PurgeGuard {
         }
         if (package_installed() || capture("dpkg-query -W -f='${Status}' ktrail 2>/dev/null").size())
             std::system("dpkg --purge ktrail >/dev/null 2>&1");
+        for (const auto& d : saved) {
+            std::error_code ec;
+            fs::remove_all(d, ec);
+            fs::rename(d + ".package-e2e-saved", d, ec);
+        }
     }
 };
 
