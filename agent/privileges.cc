@@ -31,7 +31,7 @@ Result<void> Agent::drop_capabilities() {
     auto kept = caps::keep_only(keep);
     if (!kept) return std::unexpected(kept.error());
     drop_caps_ = true;
-    spdlog::info("capabilities: kept {}; every other one dropped (bounding set included), no_new_privs set; "
+    spdlog::info("capabilities: kept {}; every other one given up (bounding set included), no_new_privs set; "
                  "outputs and forwarders run with none",
                  caps::names(*kept));
     return {};
