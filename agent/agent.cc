@@ -12,6 +12,7 @@
 #include <cstring>
 #include <utility>
 
+#include "default_rules_dir.h"
 #include "forward/collector_destination.h"
 #include "output/output_spec.h"
 #include "rules/analysis.h"
@@ -23,7 +24,7 @@ namespace {
 
 std::vector<std::string> ktrail_rule_paths(const AgentOptions& options) {
     std::vector<std::string> paths;
-    if (options.default_rules) paths.push_back(KTRAIL_DEFAULT_RULES_DIR);
+    if (options.default_rules) paths.push_back(default_rules_dir());
     paths.insert(paths.end(), options.ktrail_rules.begin(), options.ktrail_rules.end());
     return paths;
 }
@@ -73,11 +74,6 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options) {
     a->source_ = std::move(*source);
     if (rule_set)
         if (auto ok = a->apply_rules(rule_set); !ok) return std::unexpected(ok.error());
-    // Opened once the programs are loaded: a start that fails on privileges
-    // or the kernel leaves the spool as it was.
-    if (auto ok = a->open_spool(); !ok) return std::unexpected(ok.error());
-    // Attached first, seeded second: a process is in /proc or in the ring.
-    a->enricher_->seed();
 
     a->epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
     if (a->epoll_fd_ < 0) return fail(fmt::format("epoll_create1: {}", strerror(errno)));
@@ -111,7 +107,19 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options) {
                           audit.error().message);
         }
     }
+    // The metrics and status sockets are bound now (a busy port fails the
+    // start); their threads start in run().
     if (auto ok = a->open_control(options); !ok) return std::unexpected(ok.error());
+    // Everything that needs more than the running agent's privileges is done
+    // (and no thread exists yet): drop them before any output starts.
+    if (options.drop_capabilities)
+        if (auto ok = a->drop_capabilities(); !ok) return std::unexpected(ok.error());
+    if (auto ok = a->build_outputs_unprivileged(options); !ok) return std::unexpected(ok.error());
+    // Opened once the programs are loaded: a start that fails on privileges
+    // or the kernel leaves the spool as it was.
+    if (auto ok = a->open_spool(); !ok) return std::unexpected(ok.error());
+    // Attached first, seeded second: a process is in /proc or in the ring.
+    a->enricher_->seed();
     return a;
 }
 
@@ -130,12 +138,12 @@ std::string cursor_name(const OutputSpec& spec) {
 }  // namespace
 
 Result<void> Agent::open_outputs(const AgentOptions& options) {
-    // Every output is checked and built before the spool opens.
-    std::vector<OutputSpec> specs;
+    // Every output is checked before anything is loaded, and built (with
+    // its threads) by build_outputs() before the spool opens.
     for (const auto& text : options.outputs.empty() ? std::vector<std::string>{"stdout"} : options.outputs) {
         auto spec = parse_output_spec(text);
         if (!spec) return std::unexpected(spec.error());
-        for (const auto& other : specs) {
+        for (const auto& other : pending_specs_) {
             if (other.scheme == "collector" && spec->scheme == "collector")
                 return fail(fmt::format("--output {}: only one collector output is supported; keep one "
                                         "--output collector:HOST:PORT",
@@ -143,11 +151,17 @@ Result<void> Agent::open_outputs(const AgentOptions& options) {
             if (other.scheme == spec->scheme && other.target == spec->target)
                 return fail(fmt::format("--output {} is given twice", text));
         }
-        specs.push_back(std::move(*spec));
+        if (spec->scheme == "collector") {
+            if (spec->target.find(':') == std::string::npos)
+                return fail(fmt::format("--output {} needs a port: collector:HOST:PORT", spec->text));
+            if (!spec->params.empty())
+                return fail(fmt::format("--output {}: a collector takes no parameters (TLS files: --tls-ca, "
+                                        "--tls-cert, --tls-key)",
+                                        spec->text));
+        }
+        pending_specs_.push_back(std::move(*spec));
     }
-    DestinationContext context{host_, options.format};
-    std::vector<std::unique_ptr<forward::Destination>> destinations;
-    spool::Options so;
+    spool::Options& so = pending_spool_;
     so.dir = options.spool_dir.empty() ? options.state_dir + "/spool" : options.spool_dir;
     so.max_bytes = options.spool_max_bytes;
     spool_max_bytes_ = so.max_bytes;
@@ -157,15 +171,16 @@ Result<void> Agent::open_outputs(const AgentOptions& options) {
     auto key = chain::SigningKey::load_or_create(options.state_dir + "/agent.key");
     if (!key) return std::unexpected(key.error());
     key_ = std::move(*key);
-    for (const auto& spec : specs) {
+    return {};
+}
+
+Result<void> Agent::build_outputs(const AgentOptions& options) {
+    DestinationContext context{host_, options.format};
+    std::vector<std::unique_ptr<forward::Destination>> destinations;
+    spool::Options& so = pending_spool_;
+    for (const auto& spec : pending_specs_) {
         Result<std::unique_ptr<forward::Destination>> d = fail("");
         if (spec.scheme == "collector") {
-            if (spec.target.find(':') == std::string::npos)
-                return fail(fmt::format("--output {} needs a port: collector:HOST:PORT", spec.text));
-            if (!spec.params.empty())
-                return fail(fmt::format("--output {}: a collector takes no parameters (TLS files: --tls-ca, "
-                                        "--tls-cert, --tls-key)",
-                                        spec.text));
             auto client = forward::CollectorClient::connect({spec.target, options.tls});
             if (!client) return std::unexpected(client.error());
             d = forward::make_collector_destination(
@@ -181,7 +196,6 @@ Result<void> Agent::open_outputs(const AgentOptions& options) {
         if (!d) return std::unexpected(d.error());
         destinations.push_back(std::move(*d));
     }
-    pending_spool_ = std::move(so);
     pending_destinations_ = std::move(destinations);
     return {};
 }
@@ -198,8 +212,11 @@ Result<void> Agent::open_spool() {
     if (r.damaged_bytes)
         spdlog::warn("spool {}: cut {} damaged byte(s) ({} record(s)) from the tail of the newest segment", pending_spool_.dir,
                      r.damaged_bytes, r.damaged_records);
+    forward::ForwarderOptions fo;
+    fo.drop_capabilities = drop_caps_;
     for (size_t i = 0; i < pending_destinations_.size(); ++i)
-        forwarders_.push_back(std::make_unique<forward::Forwarder>(*spool_, i, std::move(pending_destinations_[i])));
+        forwarders_.push_back(
+            std::make_unique<forward::Forwarder>(*spool_, i, std::move(pending_destinations_[i]), fo));
     pending_destinations_.clear();
     return {};
 }
@@ -489,6 +506,7 @@ Result<void> Agent::run(const std::atomic<bool>& stop, std::atomic<bool>* reload
     emit_agent_event("agent-started", "start");
     for (auto& f : forwarders_) f->start();
     start_control();
+    if (hooks_.ready) hooks_.ready();
     auto last_check = Clock::now();
     auto last_clock = Clock::now();
     auto last_commit = Clock::now();
@@ -517,14 +535,17 @@ Result<void> Agent::run(const std::atomic<bool>& stop, std::atomic<bool>* reload
             last_clock = now;
         }
         if (reload && reload->exchange(false)) {
+            if (hooks_.reloading) hooks_.reloading();
             if (on_reload) {
                 on_reload();
             } else {
                 spdlog::info("SIGHUP: reloading the rules");
                 if (auto ok = reload_rules(); !ok) spdlog::error("rule reload refused: {}", ok.error().message);
             }
+            if (hooks_.reloaded) hooks_.reloaded();
         }
     }
+    if (hooks_.stopping) hooks_.stopping();
     // Stop producing, then take what is still waiting, audit first (as above).
     source_->detach();
     if (audit_) {

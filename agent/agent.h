@@ -29,6 +29,7 @@
 #include "forward/collector_client.h"
 #include "forward/forwarder.h"
 #include "format/event_format.h"
+#include "output/output_spec.h"
 #include "spool/chain.h"
 #include "spool/spool.h"
 #include "rules/engine.h"
@@ -52,7 +53,7 @@ struct AgentOptions {
     bool audit = true;  // read the Linux audit stream (logins, accounts, rule hits)
     std::vector<std::string> audit_rules;  // auditctl-syntax files or directories to load
     std::vector<std::string> ktrail_rules; // ktrail rule files (*.yaml) or directories
-    bool default_rules = true;             // load KTRAIL_DEFAULT_RULES_DIR first
+    bool default_rules = true;             // load default_rules_dir() first
     audit::ParseOptions audit_rule_options;
     // Every output reads from the spool.
     std::string spool_dir;                 // empty: STATE/spool
@@ -61,6 +62,19 @@ struct AgentOptions {
     std::string metrics;                           // --metrics ADDR:PORT; empty: no metrics server
     std::string control = "/run/ktrail/ktraild.sock";  // --control: the status socket; empty: none
     bool control_given = false;  // a --control that cannot be made stops the start; the default only warns
+    // Least privilege (ktraild sets it; tests that host an Agent in their own
+    // process do not): once the programs are attached, audit is set up and
+    // the rules are loaded, keep only the capabilities the running agent
+    // uses; outputs and forwarders run with none.
+    bool drop_capabilities = false;
+};
+
+// What the agent tells its service manager (ktraild: sd_notify), from run().
+struct ServiceHooks {
+    std::function<void()> ready;      // capturing: the loop is about to start
+    std::function<void()> stopping;   // the stop flag was seen
+    std::function<void()> reloading;  // SIGHUP: reading the rules again
+    std::function<void()> reloaded;   // done (applied or refused)
 };
 
 struct AgentStats {
@@ -92,6 +106,7 @@ public:
     // The same from the ktrail rule paths `options` name (a changed config):
     // if they load, they become the running paths.
     Result<void> reload_rules(const AgentOptions& options);
+    void set_service_hooks(ServiceHooks hooks) { hooks_ = std::move(hooks); }
     const AgentStats& stats() const { return stats_; }
     EnricherStats enrich_stats() const { return enricher_->stats(); }
 
@@ -116,10 +131,17 @@ private:
     void emit(v1::Event& ev, bool from_reserve = false);
     void emit_agent_event(const char* action, const char* type);
     void emit_lost(const char* stage, uint64_t count, uint64_t first_sequence = 0, uint64_t last_sequence = 0);
-    // Checks every --output and builds its destination; open_spool() then
-    // opens the spool with one cursor per output and makes the forwarders.
+    // Checks every --output; build_outputs() makes their destinations (with
+    // threads of their own: after the capability drop, in a thread without
+    // any); open_spool() then opens the spool with one cursor per output and
+    // makes the forwarders.
     Result<void> open_outputs(const AgentOptions& options);
+    Result<void> build_outputs(const AgentOptions& options);
     Result<void> open_spool();
+    // Least privilege (privileges.cc): keeps what the running agent still
+    // uses and logs it; build_outputs() then runs in a thread without any.
+    Result<void> drop_capabilities();
+    Result<void> build_outputs_unprivileged(const AgentOptions& options);
     // Group commit every kCommitInterval, a signed checkpoint every second.
     void spool_tick(bool checkpoint);
     void note_spool_write(const Result<void>& written);
@@ -155,6 +177,9 @@ private:
     std::unique_ptr<spool::Spool> spool_;
     std::vector<std::unique_ptr<forward::Forwarder>> forwarders_;
     spool::Options pending_spool_;  // between open_outputs() and open_spool()
+    std::vector<OutputSpec> pending_specs_;
+    bool drop_caps_ = false;
+    ServiceHooks hooks_;
     std::vector<std::unique_ptr<forward::Destination>> pending_destinations_;
     uint64_t damage_reported_through_ = 0;  // damaged ranges are seen by every output; reported once
     std::optional<chain::SigningKey> key_;

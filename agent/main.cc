@@ -1,6 +1,7 @@
 // ktraild: the host agent.
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -9,6 +10,7 @@
 #include "agent.h"
 #include "options.h"
 #include "reload_config.h"
+#include "util/sd_notify.h"
 
 namespace {
 std::atomic<bool> g_stop{false};
@@ -46,11 +48,21 @@ int main(int argc, char** argv) {
     hup.sa_handler = on_hangup;
     sigaction(SIGHUP, &hup, nullptr);
 
+    cl->agent.drop_capabilities = true;
     auto agent = ktrail::Agent::create(cl->agent);
     if (!agent) {
+        ktrail::sd::notify_or_warn(fmt::format("STATUS=not started: {}", agent.error().message));
         fprintf(stderr, "ktraild: %s\n", agent.error().message.c_str());
         return 1;
     }
+    // A unit with Type=notify (packaging/ktraild.service) is started once
+    // the programs are attached, audit is set up and the rules are loaded.
+    (*agent)->set_service_hooks({
+        .ready = [] { ktrail::sd::notify_or_warn("READY=1\nSTATUS=capturing"); },
+        .stopping = [] { ktrail::sd::notify_or_warn("STOPPING=1\nSTATUS=stopping: delivering what is spooled"); },
+        .reloading = [] { ktrail::sd::notify_or_warn("RELOADING=1\nSTATUS=reloading the config and rules"); },
+        .reloaded = [] { ktrail::sd::notify_or_warn("READY=1\nSTATUS=capturing"); },
+    });
     auto reload = [&] { ktrail::reload_config(**agent, *flags, *cl); };
     if (auto ok = (*agent)->run(g_stop, &g_reload, reload); !ok) {
         fprintf(stderr, "ktraild: %s\n", ok.error().message.c_str());

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config/config_file.h"
+#include "default_rules_dir.h"
 #include "rules/rule_set.h"
 
 #include <algorithm>
@@ -38,7 +39,7 @@ void add_rule_path(const std::string& path, AgentOptions& o) {
 }  // namespace
 
 const char* usage() {
-    return R"(usage: ktraild [options]
+    static const std::string text = std::string(R"(usage: ktraild [options]
 
 Captures file, permission, process and kernel-module events with eBPF, and
 logins, authentication and account changes from the Linux audit stream, and
@@ -80,7 +81,7 @@ spools every event (hash-chained, signed) before any output reads it.
                        auditctl syntax (*.rules, or any other file); a directory
                        loads both kinds it holds; repeatable. Audit rules are
                        removed again when ktraild stops. SIGHUP reloads them all.
-  --no-default-rules   do not load the default rule set ()" KTRAIL_DEFAULT_RULES_DIR R"()
+  --no-default-rules   do not load the default rule set ()") + default_rules_dir() + R"()
   --audit-allow-lock   accept -e 2 in rules files (locks audit until reboot)
   --audit-allow-panic  accept -f 2 in rules files (kernel panic on audit failure)
   --ringbuf-size BYTES kernel ring buffer size, a power of two (default 16 MiB)
@@ -96,6 +97,7 @@ Every flag but --config, --help and --version is also a config key:
   watch: /srv/secrets
   no-audit: true
 )";
+    return text.c_str();
 }
 
 namespace {

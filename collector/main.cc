@@ -10,15 +10,17 @@
 #include <string>
 
 #include "options.h"
+#include "run_as.h"
 #include "server.h"
 #include "store/store.h"
+#include "util/sd_notify.h"
 
 namespace {
 
 constexpr const char* kUsage =
     "usage: ktrail-collector [--config FILE] --listen ADDR:PORT [--store URL]\n"
     "                        --tls-ca FILE --tls-cert FILE --tls-key FILE\n"
-    "                        [--retention DAYS] [--log-level LEVEL]\n"
+    "                        [--retention DAYS] [--user NAME | --allow-root] [--log-level LEVEL]\n"
     "\n"
     "  --config FILE       the config file (default /etc/ktrail/collector.yaml; a missing default is fine):\n"
     "                      each key is a flag without --, like 'listen: 0.0.0.0:7443'; flags win\n"
@@ -28,6 +30,8 @@ constexpr const char* kUsage =
     "  --tls-ca FILE       the CA that signed the agents' certificates (their CN names their host)\n"
     "  --tls-cert FILE     the collector's certificate, and --tls-key FILE its private key\n"
     "  --retention DAYS    remove events older than DAYS, at start and every hour (default: keep all)\n"
+    "  --user NAME         started as root: switch to NAME before opening anything\n"
+    "  --allow-root        run as root (refused otherwise: the collector needs no privileges)\n"
     "  --log-level LEVEL   trace, debug, info (default), warn, error, off\n"
     "\n"
     "Mutual TLS is required: agents without a certificate from --tls-ca are refused.\n"
@@ -60,6 +64,10 @@ int main(int argc, char** argv) {
     }
     spdlog::set_level(spdlog::level::from_str(cl.log_level));  // checked by the flag table
     gpr_set_log_function(grpc_log);
+    if (auto ok = ktrail::collector::settle_identity(cl.user, cl.allow_root); !ok) {
+        fprintf(stderr, "ktrail-collector: %s\n", ok.error().message.c_str());
+        return 1;
+    }
 
     // Block the stop signals before gRPC starts its threads (they inherit the
     // mask), then wait for one here.
@@ -72,6 +80,7 @@ int main(int argc, char** argv) {
 
     auto server = ktrail::collector::Server::start(cl.server);
     if (!server) {
+        ktrail::sd::notify_or_warn("STATUS=not started: " + server.error().message);
         fprintf(stderr, "ktrail-collector: %s\n", server.error().message.c_str());
         return 1;
     }
@@ -80,8 +89,11 @@ int main(int argc, char** argv) {
                  ktrail::store::redact_url(o.store_url),
                  o.retention_days ? std::to_string(*o.retention_days) + " days" : std::string("off (keep all)"));
 
+    ktrail::sd::notify_or_warn("READY=1\nSTATUS=listening on " + (*server)->address());
+
     int sig = 0;
     sigwait(&stop, &sig);
+    ktrail::sd::notify_or_warn("STOPPING=1");
     spdlog::info("{}: stopping (calls in flight get 5 s to finish)", strsignal(sig));
     (*server)->shutdown(std::chrono::seconds(5));
     spdlog::info("stopped");

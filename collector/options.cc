@@ -32,6 +32,11 @@ const std::vector<config::Flag<CommandLine>> kFlags = {
          c.server.retention_days = days;
          return {};
      }},
+    {{"user", Kind::scalar}, [](CommandLine& c, const std::string& v) -> R { c.user = v; return {}; }},
+    {{"allow-root", Kind::boolean}, [](CommandLine& c, const std::string& v) -> R {
+         c.allow_root = v == "true";
+         return {};
+     }},
     {{"log-level", Kind::scalar}, [](CommandLine& c, const std::string& v) -> R {
          if (spdlog::level::from_str(v) == spdlog::level::off && v != "off")
              return fail(fmt::format("takes trace, debug, info, warn, error or off, not '{}'", v));

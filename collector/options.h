@@ -17,6 +17,8 @@ struct CommandLine {
     ServerOptions server;  // its store_url defaults to kDefaultStore
     std::string log_level = "info";
     std::string config = kDefaultConfig;
+    std::string user;         // started as root: switch to this user first
+    bool allow_root = false;  // or stay root (refused otherwise)
     bool help = false, version = false;
 };
 

@@ -436,7 +436,7 @@ echo "bench: end-to-end latency at 10k events/s..." >&2
 LAT_DIR=$WORK/latency
 mkdir -p "$LAT_DIR/files"
 scripts/dev-certs.sh "$LAT_DIR/tls" "$(hostname)" >/dev/null
-"$BIN/ktrail-collector" --listen 127.0.0.1:0 --store "sqlite:$LAT_DIR/events.db" --tls-ca "$LAT_DIR/tls/ca.crt" \
+"$BIN/ktrail-collector" --allow-root --listen 127.0.0.1:0 --store "sqlite:$LAT_DIR/events.db" --tls-ca "$LAT_DIR/tls/ca.crt" \
   --tls-cert "$LAT_DIR/tls/collector.crt" --tls-key "$LAT_DIR/tls/collector.key" 2>"$LAT_DIR/collector.err" &
 COLLECTOR_PID=$!
 LAT_PORT=""

@@ -25,7 +25,9 @@ store="sqlite:$data/collector/events.db"
 
 # In its own session: Ctrl-C stops the agent first, which then delivers what
 # it still holds; the collector is stopped after it (the EXIT trap).
-setsid build/bin/ktrail-collector --listen "127.0.0.1:$port" --store "$store" \
+# --allow-root: this development setup keeps every file root's (the package
+# runs the collector as its own user).
+setsid build/bin/ktrail-collector --allow-root --listen "127.0.0.1:$port" --store "$store" \
   --tls-ca "$data/tls/ca.crt" --tls-cert "$data/tls/collector.crt" --tls-key "$data/tls/collector.key" &
 collector=$!
 trap 'kill -TERM $collector 2>/dev/null; wait $collector 2>/dev/null' EXIT

@@ -21,6 +21,8 @@ PACKAGES=(
   catch2 nlohmann-json3-dev           # tests
   sudo openssh-server sshpass         # tests: real sudo commands and ssh logins
   attr                                # setfattr/getfattr for manual checks
+  dpkg-dev                            # dpkg-shlibdeps: the Debian package's Depends (scripts/package.sh)
+  adduser                             # the package's postinst/postrm add and remove the ktrail user
 )
 
 # Tests compare with Debian's auditd and auditctl. Installed without starting

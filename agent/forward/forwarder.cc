@@ -2,9 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <future>
 #include <random>
 
 #include "util/boot_clock.h"
+#include "util/capabilities.h"
 
 namespace ktrail::forward {
 namespace {
@@ -29,7 +31,21 @@ Forwarder::Forwarder(spool::Spool& spool, size_t consumer, std::unique_ptr<Desti
 
 Forwarder::~Forwarder() { stop(std::chrono::milliseconds(0)); }
 
-void Forwarder::start() { thread_ = std::thread([this] { loop(); }); }
+void Forwarder::start() {
+    // It reads the spool and writes cursor files, all root's own: no
+    // capability needed (and none for what the destination's code does).
+    // start() returns once it has none, so no one sees the thread with them.
+    std::promise<void> dropped;
+    auto done = dropped.get_future();
+    thread_ = std::thread([this, &dropped] {
+        if (options_.drop_capabilities)
+            if (auto ok = caps::drop_all_in_this_thread(); !ok)
+                spdlog::error("output {}: {}; it keeps the agent's capabilities", name_, ok.error().message);
+        dropped.set_value();
+        loop();
+    });
+    done.wait();
+}
 
 void Forwarder::stop(std::chrono::milliseconds drain) {
     if (!thread_.joinable()) return;

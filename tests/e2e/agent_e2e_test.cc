@@ -138,8 +138,10 @@ TEST_CASE("--watched-only keeps named changes inside watched paths and moves int
     Agent a = start_agent(dir, {"--watch", dir / "watched", "--watched-only"});
     wait_started(a);
     std::string w = dir / "watched", p = dir / "plain";
+    // (0700, not 0600, on the test's directory: ktraild's outputs run without
+    // capabilities and must still reach the state and output files below it.)
     REQUIRE(run({"sh", "-c",
-                 "cd " + p + " && echo x > a && echo y > b && chmod 600 a && chmod 600 " + w + "/../watched/.. && "
+                 "cd " + p + " && echo x > a && echo y > b && chmod 600 a && chmod 700 " + w + "/../watched/.. && "
                  "mv b " + w + "/b && cd " + w + " && chmod 640 b && rm b"}) == 0);
     std::this_thread::sleep_for(300ms);
     REQUIRE(WEXITSTATUS(stop_agent(a)) == 0);

@@ -79,6 +79,9 @@ std::string Collector::log() const { return read_all(log_path()); }
 void Collector::spawn(const std::string& listen) {
     REQUIRE(pid_ <= 0);
     std::vector<std::string> args = {KTRAIL_COLLECTOR, "--listen", listen, "--store", store_url_};
+    // The tests run as root and keep their files root's; the package's
+    // unprivileged collector is tested in package_e2e_test.cc.
+    if (geteuid() == 0) args.push_back("--allow-root");
     if (options_.tls) {
         for (const auto& [flag, file] : {std::pair{"--tls-ca", certs_.ca()}, std::pair{"--tls-cert", certs_.collector_cert()},
                                         std::pair{"--tls-key", certs_.collector_key()}}) {
