@@ -107,9 +107,6 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options) {
                           audit.error().message);
         }
     }
-    // The metrics and status sockets are bound now (a busy port fails the
-    // start); their threads start in run().
-    if (auto ok = a->open_control(options); !ok) return std::unexpected(ok.error());
     // Everything that needs more than the running agent's privileges is done
     // (and no thread exists yet): drop them before any output starts.
     if (options.drop_capabilities)
@@ -118,6 +115,10 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options) {
     // Opened once the programs are loaded: a start that fails on privileges
     // or the kernel leaves the spool as it was.
     if (auto ok = a->open_spool(); !ok) return std::unexpected(ok.error());
+    // The metrics and status sockets are bound now (a busy port fails the
+    // start; both are unprivileged: a port >= 1024, a socket root owns);
+    // their threads start in run().
+    if (auto ok = a->open_control(options); !ok) return std::unexpected(ok.error());
     // Attached first, seeded second: a process is in /proc or in the ring.
     a->enricher_->seed();
     return a;

@@ -1,5 +1,11 @@
 #include "control/poll_server.h"
 
+#include <spdlog/spdlog.h>
+
+#include <future>
+
+#include "util/capabilities.h"
+
 #include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
@@ -66,7 +72,19 @@ PollServer::~PollServer() {
     if (listen_fd_ >= 0) close(listen_fd_);
 }
 
-void PollServer::start() { thread_ = std::thread([this] { loop(); }); }
+void PollServer::start() {
+    // Its socket is bound already: answering needs no capability, so the
+    // thread has none (start() returns once it is so).
+    std::promise<void> dropped;
+    auto done = dropped.get_future();
+    thread_ = std::thread([this, &dropped] {
+        if (auto ok = caps::drop_all_in_this_thread(); !ok)
+            spdlog::warn("metrics/status server: {}; it keeps the agent's capabilities", ok.error().message);
+        dropped.set_value();
+        loop();
+    });
+    done.wait();
+}
 
 void PollServer::stop() {
     if (!thread_.joinable()) return;

@@ -4,6 +4,11 @@
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <regex>
 
 #include <chrono>
 #include <cstring>
@@ -127,6 +132,45 @@ std::string str(const json& e, std::initializer_list<const char*> path) {
         j = &(*j)[k];
     }
     return j->is_string() ? j->get<std::string>() : j->dump();
+}
+
+std::string scrape_metrics(uint16_t port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+    std::string req = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    REQUIRE(send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size()));
+    std::string got;
+    char buf[8192];
+    ssize_t n;
+    while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) got.append(buf, static_cast<size_t>(n));
+    close(fd);
+    REQUIRE(got.starts_with("HTTP/1.1 200 OK"));
+    return got.substr(got.find("\r\n\r\n") + 4);
+}
+
+double metric_value(const std::string& text, const std::string& series) {
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line))
+        if (line.starts_with(series + " ")) return std::stod(line.substr(series.size() + 1));
+    return -1;
+}
+
+uint16_t metrics_port_in_log(const std::string& log_path) {
+    static const std::regex re("metrics on 127\\.0\\.0\\.1:([0-9]+)");
+    for (int i = 0; i < 100; ++i) {
+        std::smatch m;
+        std::string log = slurp(log_path);
+        if (std::regex_search(log, m, re)) return static_cast<uint16_t>(std::stoi(m[1]));
+        std::this_thread::sleep_for(50ms);
+    }
+    FAIL("no 'metrics on' line in the log: " << slurp(log_path));
+    return 0;
 }
 
 }  // namespace ktrail::e2e

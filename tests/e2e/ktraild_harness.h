@@ -49,4 +49,11 @@ std::string str(const json& e, std::initializer_list<const char*> path);
 // The first event with this action and file.path.
 const json* find(const std::vector<json>& events, const std::string& action, const std::string& path);
 
+// GET /metrics from 127.0.0.1:PORT: the body (a non-200 answer fails).
+std::string scrape_metrics(uint16_t port);
+// The value of the sample `series` (name and labels as rendered); -1 if absent.
+double metric_value(const std::string& text, const std::string& series);
+// The port of the "metrics on 127.0.0.1:PORT" line in a ktraild log (waits up to 5 s).
+uint16_t metrics_port_in_log(const std::string& log_path);
+
 }  // namespace ktrail::e2e

@@ -24,34 +24,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string scrape(uint16_t port) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
-    std::string req = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-    REQUIRE(send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size()));
-    std::string got;
-    char buf[8192];
-    ssize_t n;
-    while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) got.append(buf, static_cast<size_t>(n));
-    close(fd);
-    REQUIRE(got.starts_with("HTTP/1.1 200 OK"));
-    return got.substr(got.find("\r\n\r\n") + 4);
-}
-
-// The value of the sample `series` (name and labels as rendered); -1 if absent.
-double value(const std::string& text, const std::string& series) {
-    std::istringstream in(text);
-    std::string line;
-    while (std::getline(in, line))
-        if (line.starts_with(series + " ")) return std::stod(line.substr(series.size() + 1));
-    return -1;
-}
-
 // Runs `ktrail status ARGS`; its exit status, stdout and stderr.
 struct Ran {
     int status;
@@ -65,17 +37,7 @@ Ran ktrail_status(const TempDir& dir, const std::vector<std::string>& args) {
     return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, slurp(dir / "status.out"), slurp(dir / "status.err")};
 }
 
-uint16_t metrics_port(const Agent& a) {
-    static const std::regex re("metrics on 127\\.0\\.0\\.1:([0-9]+)");
-    for (int i = 0; i < 100; ++i) {
-        std::smatch m;
-        std::string log = slurp(a.err);
-        if (std::regex_search(log, m, re)) return static_cast<uint16_t>(std::stoi(m[1]));
-        std::this_thread::sleep_for(50ms);
-    }
-    FAIL("no 'metrics on' line in the log: " << slurp(a.err));
-    return 0;
-}
+uint16_t metrics_port(const Agent& a) { return metrics_port_in_log(a.err); }
 
 }  // namespace
 
@@ -94,15 +56,15 @@ TEST_CASE("ktraild's metrics and status follow real work; status says when it is
     uint16_t port = metrics_port(a);
     const std::string file_output = "{output=\"file:" + a.out + "\"}";
 
-    std::string before = scrape(port);
-    CHECK(value(before, "ktrail_build_info{version=\"0.1.0\"}") == 1);
-    CHECK(value(before, "ktrail_resident_memory_bytes") > 0);
-    CHECK(value(before, "ktrail_bpf_programs_attached") > 0);
-    double produced0 = value(before, "ktrail_kernel_produced_total{kind=\"syscall\"}");
-    double emitted0 = value(before, "ktrail_events_emitted_total");
-    double delivered0 = value(before, "ktrail_output_delivered_events_total" + file_output);
-    double acked0 = value(before, "ktrail_output_acked_sequence" + file_output);
-    double matched0 = value(before, "ktrail_rule_matched_total{rule=\"watched-files\"}");
+    std::string before = scrape_metrics(port);
+    CHECK(metric_value(before, "ktrail_build_info{version=\"0.1.0\"}") == 1);
+    CHECK(metric_value(before, "ktrail_resident_memory_bytes") > 0);
+    CHECK(metric_value(before, "ktrail_bpf_programs_attached") > 0);
+    double produced0 = metric_value(before, "ktrail_kernel_produced_total{kind=\"syscall\"}");
+    double emitted0 = metric_value(before, "ktrail_events_emitted_total");
+    double delivered0 = metric_value(before, "ktrail_output_delivered_events_total" + file_output);
+    double acked0 = metric_value(before, "ktrail_output_acked_sequence" + file_output);
+    double matched0 = metric_value(before, "ktrail_rule_matched_total{rule=\"watched-files\"}");
     REQUIRE(produced0 >= 0);
     REQUIRE(emitted0 >= 0);
     REQUIRE(delivered0 >= 0);
@@ -117,23 +79,23 @@ TEST_CASE("ktraild's metrics and status follow real work; status says when it is
     // The snapshot is published once a second; the output confirms in batches.
     std::string after;
     for (int i = 0; i < 100; ++i) {
-        after = scrape(port);
-        if (value(after, "ktrail_output_acked_sequence" + file_output) >= acked0 + 500 &&
-            value(after, "ktrail_rule_matched_total{rule=\"watched-files\"}") >= matched0 + 500)
+        after = scrape_metrics(port);
+        if (metric_value(after, "ktrail_output_acked_sequence" + file_output) >= acked0 + 500 &&
+            metric_value(after, "ktrail_rule_matched_total{rule=\"watched-files\"}") >= matched0 + 500)
             break;
         std::this_thread::sleep_for(100ms);
     }
     INFO(after);
-    CHECK(value(after, "ktrail_kernel_produced_total{kind=\"syscall\"}") >= produced0 + 500);
-    CHECK(value(after, "ktrail_events_emitted_total") >= emitted0 + 500);
-    CHECK(value(after, "ktrail_output_delivered_events_total" + file_output) >= delivered0 + 500);
-    CHECK(value(after, "ktrail_output_acked_sequence" + file_output) >= acked0 + 500);
-    CHECK(value(after, "ktrail_rule_matched_total{rule=\"watched-files\"}") >= matched0 + 500);
-    CHECK(value(after, "ktrail_output_last_delivery_time_seconds" + file_output) > 0);
-    CHECK(value(after, "ktrail_output_up" + file_output) == 1);
-    CHECK(value(after, "ktrail_resident_memory_bytes") > 0);
-    CHECK(value(after, "ktrail_events_lost_total{stage=\"kernel-ringbuf\"}") == 0);
-    CHECK(value(after, "ktrail_processes{state=\"live\"}") > 0);
+    CHECK(metric_value(after, "ktrail_kernel_produced_total{kind=\"syscall\"}") >= produced0 + 500);
+    CHECK(metric_value(after, "ktrail_events_emitted_total") >= emitted0 + 500);
+    CHECK(metric_value(after, "ktrail_output_delivered_events_total" + file_output) >= delivered0 + 500);
+    CHECK(metric_value(after, "ktrail_output_acked_sequence" + file_output) >= acked0 + 500);
+    CHECK(metric_value(after, "ktrail_rule_matched_total{rule=\"watched-files\"}") >= matched0 + 500);
+    CHECK(metric_value(after, "ktrail_output_last_delivery_time_seconds" + file_output) > 0);
+    CHECK(metric_value(after, "ktrail_output_up" + file_output) == 1);
+    CHECK(metric_value(after, "ktrail_resident_memory_bytes") > 0);
+    CHECK(metric_value(after, "ktrail_events_lost_total{stage=\"kernel-ringbuf\"}") == 0);
+    CHECK(metric_value(after, "ktrail_processes{state=\"live\"}") > 0);
 
     Ran st = ktrail_status(dir, {"--socket", socket});
     INFO(st.out << st.err);

@@ -104,8 +104,12 @@ struct PurgeGuard {
             kill(p, SIGKILL);
             waitpid(p, nullptr, 0);
         }
+        std::error_code ec;
+        fs::remove("/etc/ktrail/conf.d/50-e2e.yaml", ec);  // the test's drop-in, if a check stopped it early
         if (package_installed() || capture("dpkg-query -W -f='${Status}' ktrail 2>/dev/null").size())
             std::system("dpkg --purge ktrail >/dev/null 2>&1");
+        for (const auto& d : kPackageDirs)  // what only this run made (its saved ones come back below)
+            if (std::find(saved.begin(), saved.end(), d) == saved.end()) fs::remove_all(d, ec);
         for (const auto& d : saved) {
             std::error_code ec;
             fs::remove_all(d, ec);
@@ -365,14 +369,19 @@ TEST_CASE("the Debian package installs, runs least-privileged, and purges withou
     CHECK(ktrail::test::status_field(collector, "Uid").starts_with(std::to_string(pw->pw_uid) + "\t"));
 
     // ktraild as its unit runs it (its ExecStart, its bounding set, root),
-    // plus an output to the collector.
+    // configured as an admin would: a conf.d drop-in over the packaged
+    // ktrail.yaml adds the collector, and metrics.
     UnitContext ac = unit_context("ktraild.service");
-    CHECK(ac.argv.front() == kAgent);
-    CHECK(ac.user.empty());
-    for (const auto& extra : {std::string("--output"), "collector:localhost:" + std::to_string(port),
-                              std::string("--tls-ca"), certs.ca(), std::string("--tls-cert"), certs.agent_cert(host),
-                              std::string("--tls-key"), certs.agent_key(host)})
-        ac.argv.push_back(extra);
+    CHECK(ac.argv == std::vector<std::string>{kAgent});  // everything else from /etc/ktrail
+    const std::string dropin = "/etc/ktrail/conf.d/50-e2e.yaml";
+    fs::create_directories("/etc/ktrail/conf.d");
+    {
+        std::ofstream f(dropin);
+        f << "output:\n  - \"file:/var/log/ktrail/events.json?max-size=100M&keep=5\"\n"
+          << "  - collector:localhost:" << port << "\n"
+          << "tls-ca: " << certs.ca() << "\ntls-cert: " << certs.agent_cert(host) << "\ntls-key: "
+          << certs.agent_key(host) << "\nmetrics: 127.0.0.1:0\n";
+    }
     NotifySocket agent_notify;
     ac.notify_socket = agent_notify.name();
     ac.log = dir / "agent.log";
@@ -408,10 +417,24 @@ TEST_CASE("the Debian package installs, runs least-privileged, and purges withou
         std::this_thread::sleep_for(200ms);
     CHECK(slurp("/var/log/ktrail/events.json").find(marker) != std::string::npos);
 
-    // ---- /metrics and `ktrail status` checks go here (metrics/status work) ----
-    // The agent (pid `agent`) and the collector (port `port`) are running as
-    // their units would run them; add the checks above the stop below.
-    // ---- end of /metrics and `ktrail status` ----
+    // /metrics moves with load; the installed `ktrail status` reads the agent.
+    uint16_t metrics = ktrail::e2e::metrics_port_in_log(ac.log);
+    double emitted0 = ktrail::e2e::metric_value(ktrail::e2e::scrape_metrics(metrics), "ktrail_events_emitted_total");
+    fs::create_directories(dir / "load");
+    for (int i = 0; i < 300; ++i) std::ofstream(dir / ("load/f" + std::to_string(i)));
+    double emitted1 = emitted0;
+    for (int i = 0; i < 50 && emitted1 < emitted0 + 300; ++i) {
+        std::this_thread::sleep_for(200ms);  // the snapshot is published once a second
+        emitted1 = ktrail::e2e::metric_value(ktrail::e2e::scrape_metrics(metrics), "ktrail_events_emitted_total");
+    }
+    CHECK(emitted0 >= 0);
+    CHECK(emitted1 >= emitted0 + 300);
+    std::string st = capture("/usr/bin/ktrail status 2>&1", &status);
+    INFO("ktrail status: " << st);
+    CHECK(status == 0);
+    CHECK(st.find("programs:") != std::string::npos);
+    CHECK(st.find("collector:localhost:" + std::to_string(port)) != std::string::npos);
+    CHECK(st.find("file:/var/log/ktrail/events.json") != std::string::npos);
 
     // A clean stop says STOPPING=1 and exits 0.
     status = stop(agent);
@@ -432,6 +455,7 @@ TEST_CASE("the Debian package installs, runs least-privileged, and purges withou
     agent = spawn(ac);
     guard.pids.push_back(agent);
     REQUIRE(n2.wait_for("READY=1", 60s));
+    fs::remove(dropin);  // the admin's own file: dpkg leaves it (and /etc/ktrail) otherwise
     out = capture("dpkg --purge ktrail 2>&1", &status);
     INFO("dpkg --purge: " << out);
     CHECK(status == 0);
