@@ -78,6 +78,9 @@ void Agent::publish_snapshot() {
         s.kernel[kind] = {k.by_kind[kind][KT_CNT_PRODUCED], k.by_kind[kind][KT_CNT_DROPPED],
                           k.by_kind[kind][KT_CNT_FILTERED]};
     s.ringbuf_read = stats_.delivered;
+    auto fill = source_->ring_fill();
+    s.ringbuf_used = fill.used;
+    s.ringbuf_size = fill.size;
     s.agent_filtered = stats_.filtered;
     s.decode_errors = stats_.decode_errors;
     s.audit_events = stats_.audit_events - stats_.audit_own;

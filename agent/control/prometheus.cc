@@ -75,6 +75,11 @@ void kernel(Exposition& x, const Snapshot& s) {
 
 void pipeline(Exposition& x, const Snapshot& s) {
     x.single("ktrail_ringbuf_read_total", "counter", "Records the agent read from the ring buffer.", s.ringbuf_read);
+    if (s.ringbuf_size) {
+        x.single("ktrail_ringbuf_used_bytes", "gauge", "Bytes written to the ring buffer, not yet read (at the snapshot).",
+                 s.ringbuf_used);
+        x.single("ktrail_ringbuf_size_bytes", "gauge", "The ring buffer's size.", s.ringbuf_size);
+    }
     x.single("ktrail_agent_filtered_total", "counter", "Records the agent's path filter rejected.", s.agent_filtered);
     x.single("ktrail_decode_errors_total", "counter", "Malformed ring buffer records, skipped.", s.decode_errors);
     x.single("ktrail_audit_events_total", "counter", "Events reassembled from the audit stream.", s.audit_events);

@@ -52,6 +52,7 @@ struct Snapshot {
 
     std::array<KernelKind, kKindNames.size()> kernel{};
     uint64_t ringbuf_read = 0;       // records the agent read from the ring buffer
+    uint64_t ringbuf_used = 0, ringbuf_size = 0;  // bytes waiting in it, of its size (0 of 0: not known)
     uint64_t agent_filtered = 0;     // rejected by the agent's path filter
     uint64_t decode_errors = 0;
     uint64_t audit_events = 0;

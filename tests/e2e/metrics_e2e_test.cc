@@ -60,6 +60,8 @@ TEST_CASE("ktraild's metrics and status follow real work; status says when it is
     CHECK(metric_value(before, "ktrail_build_info{version=\"0.1.0\"}") == 1);
     CHECK(metric_value(before, "ktrail_resident_memory_bytes") > 0);
     CHECK(metric_value(before, "ktrail_bpf_programs_attached") > 0);
+    CHECK(metric_value(before, "ktrail_ringbuf_size_bytes") == 16 << 20);  // the default --ringbuf-size
+    CHECK(metric_value(before, "ktrail_ringbuf_used_bytes") >= 0);
     double produced0 = metric_value(before, "ktrail_kernel_produced_total{kind=\"syscall\"}");
     double emitted0 = metric_value(before, "ktrail_events_emitted_total");
     double delivered0 = metric_value(before, "ktrail_output_delivered_events_total" + file_output);

@@ -53,6 +53,8 @@ Snapshot sample_snapshot() {
     s.kernel[3] = {49, 0, 0};
     s.kernel[4] = {1000, 2, 300};
     s.ringbuf_read = 1196;
+    s.ringbuf_used = 4096;
+    s.ringbuf_size = 16u << 20;
     s.agent_filtered = 7;
     s.decode_errors = 1;
     s.audit_events = 12;

@@ -131,7 +131,28 @@ Result<std::unique_ptr<BpfSource>> BpfSource::start(const BpfOptions& options, R
     src->ring_.reset(ring_buffer__new(bpf_map__fd(src->skel_->maps.kt_events), on_ring_record,
                                       &src->on_record_, nullptr));
     if (!src->ring_) return fail(fmt::format("cannot map the BPF ring buffer: {}", strerror(errno)));
+    // For the fill gauge only: without these maps it reads 0 of 0.
+    int fd = bpf_map__fd(src->skel_->maps.kt_events);
+    long page = sysconf(_SC_PAGESIZE);
+    void* cons = mmap(nullptr, static_cast<size_t>(page), PROT_READ, MAP_SHARED, fd, 0);
+    void* prod = mmap(nullptr, static_cast<size_t>(page), PROT_READ, MAP_SHARED, fd, page);
+    if (cons != MAP_FAILED && prod != MAP_FAILED) {
+        src->ring_consumer_ = static_cast<const volatile uint64_t*>(cons);
+        src->ring_producer_ = static_cast<const volatile uint64_t*>(prod);
+        src->ring_size_ = rb;
+    } else {
+        if (cons != MAP_FAILED) munmap(cons, static_cast<size_t>(page));
+        if (prod != MAP_FAILED) munmap(prod, static_cast<size_t>(page));
+        spdlog::debug("ring buffer positions not mapped ({}): its fill is not reported", strerror(errno));
+    }
     return src;
+}
+
+BpfSource::RingFill BpfSource::ring_fill() const {
+    if (!ring_consumer_) return {};
+    uint64_t consumed = __atomic_load_n(ring_consumer_, __ATOMIC_ACQUIRE);
+    uint64_t produced = __atomic_load_n(ring_producer_, __ATOMIC_ACQUIRE);
+    return {produced >= consumed ? produced - consumed : 0, ring_size_};
 }
 
 Result<void> BpfSource::configure(const BpfOptions& options) {
@@ -370,6 +391,9 @@ Result<void> BpfSource::attach_all() {
 
 BpfSource::~BpfSource() {
     if (live_config_) munmap(live_config_, live_config_len_);
+    size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    if (ring_consumer_) munmap(const_cast<uint64_t*>(ring_consumer_), page);
+    if (ring_producer_) munmap(const_cast<uint64_t*>(ring_producer_), page);
     ring_.reset();
     links_.clear();
     skel_.reset();

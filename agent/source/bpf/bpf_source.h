@@ -78,6 +78,13 @@ public:
     // Detaches the programs: nothing more is produced; waiting records stay readable.
     void detach();
     KernelCounters counters() const;
+    // Bytes written to the ring buffer and not yet consumed, and its size
+    // (the producer and consumer positions, read through read-only maps of
+    // their pages: libbpf 1.1 has no call for it).
+    struct RingFill {
+        uint64_t used = 0, size = 0;
+    };
+    RingFill ring_fill() const;
     // Names of the attached programs (for logs and `status`).
     std::vector<std::string> attached() const;
 
@@ -121,6 +128,10 @@ private:
     std::vector<std::pair<std::string, std::unique_ptr<bpf_link, LinkDeleter>>> links_;
     std::unique_ptr<ring_buffer, RingDeleter> ring_;
     RecordHandler on_record_;
+    // The ring's consumer and producer position pages, mapped read-only.
+    const volatile uint64_t* ring_consumer_ = nullptr;
+    const volatile uint64_t* ring_producer_ = nullptr;
+    uint64_t ring_size_ = 0;
 
     // The options given to start() (drops come on top) and what the kernel
     // maps hold now, so a re-apply changes only what differs.
