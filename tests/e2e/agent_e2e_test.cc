@@ -204,7 +204,11 @@ TEST_CASE("admins' audit rules: a bad file changes nothing; a killed agent leave
     wait_started(a);
     CHECK(ktrail::audit::kernel_rule_count().value() == *before + 1);
     REQUIRE(run({"sh", "-c", "echo x > " + dir / "hit"}) == 0);
-    std::this_thread::sleep_for(300ms);
+    // The hit is written out (spooled, then delivered) before the kill.
+    std::vector<json> seen;
+    const json* hit = wait_for(a, seen, [&](const json& e) {
+        return e.contains("tags") && e["tags"][0] == "e2e-key" && e["file"]["path"] == dir / "hit";
+    });
     stop_agent(a, SIGKILL);
     bool gone = false;
     for (int i = 0; i < 100 && !gone; ++i) {
@@ -213,10 +217,7 @@ TEST_CASE("admins' audit rules: a bad file changes nothing; a killed agent leave
     }
     CHECK(gone);
     CHECK(audit_state_becomes(audit_before));
-    bool tagged = false;
-    for (const auto& e : read_events(a.out))
-        if (e.contains("tags") && e["tags"][0] == "e2e-key") tagged = e["file"]["path"] == dir / "hit";
-    CHECK(tagged);
+    CHECK(hit);
 }
 
 TEST_CASE("ktrail rules check names every error by file:line and touches nothing", "[agent]") {
