@@ -38,8 +38,7 @@ const std::vector<config::Flag<CommandLine>> kFlags = {
          return {};
      }},
     {{"log-level", Kind::scalar}, [](CommandLine& c, const std::string& v) -> R {
-         if (spdlog::level::from_str(v) == spdlog::level::off && v != "off")
-             return fail(fmt::format("takes trace, debug, info, warn, error or off, not '{}'", v));
+         if (auto ok = config::check_log_level(v); !ok) return ok;
          c.log_level = v;
          return {};
      }},

@@ -1,5 +1,7 @@
 #include "config/flags.h"
 
+#include <spdlog/spdlog.h>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -78,6 +80,12 @@ Result<Settings> parse_args(const std::vector<FlagSpec>& table, int argc, char**
         s.values.push_back(std::move(*inline_value));
     }
     return out;
+}
+
+Result<void> check_log_level(const std::string& v) {
+    if (spdlog::level::from_str(v) == spdlog::level::off && v != "off")
+        return fail(fmt::format("takes trace, debug, info, warn, error or off, not '{}'", v));
+    return {};
 }
 
 }  // namespace ktrail::config

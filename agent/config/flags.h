@@ -58,6 +58,9 @@ void overlay(Settings& base, const Settings& top);
 // "-h" for --help. Errors name the flag and say to see --help.
 Result<Settings> parse_args(const std::vector<FlagSpec>& table, int argc, char** argv);
 
+// The log-level value both daemons take (trace, debug, info, warn, error, off).
+Result<void> check_log_level(const std::string& value);
+
 // The closest table name within two edits, for "did you mean".
 std::string_view nearest(const std::vector<FlagSpec>& table, std::string_view name);
 
