@@ -144,6 +144,7 @@ Result<void> Spool::recover(Recovery& r) {
         chain::Hash h;
         for (size_t i = 0; i < 32; ++i) h[i] = static_cast<uint8_t>(std::stoul(std::string(hex + 2 * i, 2), nullptr, 16));
         c->acked = seq;
+        c->saved = seq;
         c->hash = h;
         c->found = true;
         if (seq >= last_sequence_) {
@@ -157,7 +158,7 @@ Result<void> Spool::recover(Recovery& r) {
         std::string name = e->d_name;
         if (name.size() != 24 || !name.ends_with(".wal")) continue;
         uint64_t first = std::strtoull(name.c_str(), nullptr, 10);
-        segments_.push_back({first, dir + "/" + name, 0});
+        segments_.push_back({first, dir + "/" + name, 0, nullptr});
     }
     closedir(d);
     std::sort(segments_.begin(), segments_.end(),
@@ -228,6 +229,11 @@ Result<void> Spool::recover(Recovery& r) {
     }
     r.acked = min_acked();
     bytes_ = total;
+    for (auto& seg : segments_) {
+        auto file = open_for_readers(seg.path);
+        if (!file) return std::unexpected(file.error());
+        seg.file = std::move(*file);
+    }
     if (segments_.empty() || segments_.back().size >= options_.segment_bytes) return roll();
     auto& seg = segments_.back();
     current_path_ = seg.path;
@@ -262,6 +268,17 @@ Result<void> Spool::lock() {
     return {};
 }
 
+Spool::SegmentFile::~SegmentFile() {
+    if (fd >= 0) close(fd);
+}
+
+Result<std::shared_ptr<Spool::SegmentFile>> Spool::open_for_readers(const std::string& path) {
+    auto file = std::make_shared<SegmentFile>();
+    file->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (file->fd < 0) return fail(fmt::format("cannot open the spool segment {}: {}", path, strerror(errno)));
+    return file;
+}
+
 uint64_t Spool::min_acked() const {
     uint64_t m = UINT64_MAX;
     for (const auto& c : cursors_) m = std::min(m, c->acked.load(std::memory_order_acquire));
@@ -269,7 +286,10 @@ uint64_t Spool::min_acked() const {
 }
 
 void Spool::drop_acked_segments() {
-    uint64_t through = min_acked();
+    // Only below what the cursor files say: after a crash no consumer may
+    // come back to a position whose segment is gone.
+    uint64_t through = UINT64_MAX;
+    for (const auto& c : cursors_) through = std::min(through, c->saved);
     while (segments_.size() > 1 && segments_[1].first_sequence <= through + 1) {
         unlink(segments_.front().path.c_str());
         bytes_.fetch_sub(std::min(bytes_.load(std::memory_order_relaxed), segments_.front().size),
@@ -344,12 +364,13 @@ void Spool::publish_durable() {
 
 Result<void> Spool::commit() {
     if (fd_ < 0) return {};
-    if (buf_.empty() && durable_offset_ == segment_size_) return {};
-    if (auto ok = write_buffer(); !ok) return ok;
-    if (fdatasync(fd_) != 0)
-        return fail(fmt::format("fdatasync of the spool segment {} failed: {}", current_path_, strerror(errno)));
-    publish_durable();
-    return {};
+    if (!buf_.empty() || durable_offset_ != segment_size_) {
+        if (auto ok = write_buffer(); !ok) return ok;
+        if (fdatasync(fd_) != 0)
+            return fail(fmt::format("fdatasync of the spool segment {} failed: {}", current_path_, strerror(errno)));
+        publish_durable();
+    }
+    return save_cursors();
 }
 
 Result<void> Spool::roll() {
@@ -366,6 +387,11 @@ Result<void> Spool::roll() {
         close(fd);
         return ok;
     }
+    auto file = open_for_readers(path);
+    if (!file) {
+        close(fd);
+        return std::unexpected(file.error());
+    }
     // The new name must survive a crash too.
     if (int dfd = ::open(options_.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
         fsync(dfd);
@@ -380,32 +406,52 @@ Result<void> Spool::roll() {
         if (!segments_.empty() && segments_.back().first_sequence == first) {
             segments_.back().size = 0;  // an old empty segment of the same name, just replaced
             segments_.back().path = path;
+            segments_.back().file = std::move(*file);
         } else {
-            segments_.push_back({first, path, 0});
+            segments_.push_back({first, path, 0, std::move(*file)});
         }
     }
     publish_durable();
     return {};
 }
 
-Result<void> Spool::ack(uint64_t sequence, const chain::Hash& hash, size_t consumer) {
+void Spool::ack(uint64_t sequence, const chain::Hash& hash, size_t consumer) {
     Cursor& c = *cursors_[consumer];
-    if (sequence <= c.acked.load(std::memory_order_acquire)) return {};
-    c.acked.store(sequence, std::memory_order_release);
-    // Not fsynced: a lost cursor only means a re-delivery, which the
-    // collector deduplicates (other outputs are at-least-once).
-    std::string tmp = c.path + ".tmp";
-    std::string text = fmt::format("{} {}\n", sequence, chain::to_hex(hash));
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return fail(fmt::format("cannot write the spool cursor {}: {}", tmp, strerror(errno)));
-    auto ok = write_all(fd, text.data(), text.size(), tmp);
-    close(fd);
-    if (!ok) return ok;
-    if (rename(tmp.c_str(), c.path.c_str()) != 0)
-        return fail(fmt::format("cannot replace the spool cursor {}: {}", c.path, strerror(errno)));
     std::lock_guard lock(segments_mu_);
+    if (sequence <= c.acked.load(std::memory_order_acquire)) return;
     c.hash = hash;
-    drop_acked_segments();
+    c.acked.store(sequence, std::memory_order_release);
+}
+
+Result<void> Spool::save_cursors() {
+    bool saved_any = false;
+    for (auto& c : cursors_) {
+        uint64_t sequence;
+        std::optional<chain::Hash> hash;
+        {
+            std::lock_guard lock(segments_mu_);
+            sequence = c->acked.load(std::memory_order_acquire);
+            hash = c->hash;
+        }
+        if (sequence == c->saved || !hash) continue;  // (no hash: a new consumer not yet past its start)
+        // Not fsynced: a lost cursor only means a re-delivery, which the
+        // collector deduplicates (other outputs are at-least-once).
+        std::string tmp = c->path + ".tmp";
+        std::string text = fmt::format("{} {}\n", sequence, chain::to_hex(*hash));
+        int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0) return fail(fmt::format("cannot write the spool cursor {}: {}", tmp, strerror(errno)));
+        auto ok = write_all(fd, text.data(), text.size(), tmp);
+        close(fd);
+        if (!ok) return ok;
+        if (rename(tmp.c_str(), c->path.c_str()) != 0)
+            return fail(fmt::format("cannot replace the spool cursor {}: {}", c->path, strerror(errno)));
+        c->saved = sequence;
+        saved_any = true;
+    }
+    if (saved_any) {
+        std::lock_guard lock(segments_mu_);
+        drop_acked_segments();
+    }
     return {};
 }
 
@@ -413,7 +459,8 @@ Result<void> Spool::ack(uint64_t sequence, const chain::Hash& hash, size_t consu
 
 struct Reader::Impl {
     uint64_t segment = 0;      // first_sequence of the open segment (0: none)
-    int fd = -1;
+    std::shared_ptr<Spool::SegmentFile> file;
+    int fd = -1;               // file->fd
     uint64_t offset = 0;
     std::string buf;           // file bytes [buf_at, buf_at + buf.size())
     uint64_t buf_at = 0;
@@ -423,7 +470,7 @@ struct Reader::Impl {
     uint64_t damaged_records = 0;
 
     void close_segment() {
-        if (fd >= 0) close(fd);
+        file.reset();
         fd = -1;
         buf.clear();
     }
@@ -469,7 +516,6 @@ Result<size_t> Reader::read(size_t max_events, size_t max_bytes, std::vector<Rec
     while (events < max_events && bytes < max_bytes) {
         uint64_t bound = 0;
         bool writing = false;
-        std::string path;
         uint64_t next_segment = 0;
         {
             std::lock_guard lock(spool_.segments_mu_);
@@ -483,18 +529,14 @@ Result<size_t> Reader::read(size_t max_events, size_t max_bytes, std::vector<Rec
                 if (it == segs.end()) return added;
                 m.close_segment();
                 m.segment = it->first_sequence;
-                path = it->path;
+                m.file = it->file;
+                m.fd = m.file->fd;
+                m.buf_at = 0;
                 m.offset = kHeader;
             }
             writing = m.segment == spool_.durable_segment_;
             bound = writing ? spool_.durable_offset_ : it->size;
             if (std::next(it) != segs.end()) next_segment = std::next(it)->first_sequence;
-        }
-        if (m.fd < 0) {
-            m.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-            if (m.fd < 0) return fail(fmt::format("cannot open the spool segment {}: {}", path, strerror(errno)));
-            m.buf.clear();
-            m.buf_at = 0;
         }
         if (!writing && bound == 0) {  // a finished segment: its size from the file
             struct stat st{};

@@ -10,10 +10,13 @@
 //   hash, so the chain continues even when every segment is gone.
 //   DIR/LOCK is held (flock) while the spool is open: one agent per spool.
 //
-// One writer (the agent's loop) appends and commits (write + fdatasync, every
-// `commit_interval`); one reader per consumer (a forwarder thread) reads what
-// is durable and acks what its destination confirmed. Whole segments below
-// every consumer's ack go.
+// One writer (the agent's loop) owns the directory: it appends and commits
+// (write + fdatasync, every `commit_interval`), writes the consumers' cursor
+// files and deletes whole segments below every consumer's ack. One reader per
+// consumer (a forwarder thread) reads what is durable through read-only fds
+// the writer opened, and acks in memory what its destination confirmed: a
+// reader needs no access to the directory, so forwarders can run as an
+// unprivileged user while the spool stays root's.
 #pragma once
 
 #include <atomic>
@@ -104,7 +107,9 @@ public:
     // Hands what is buffered to the kernel (it survives the agent being
     // killed, not the host crashing).
     Result<void> write() { return write_buffer(); }
-    // Writes what is buffered and fdatasyncs it; then readers may see it.
+    // Writes what is buffered and fdatasyncs it (then readers may see it),
+    // writes the cursor files of consumers that acked since, and deletes the
+    // segments every consumer is past.
     Result<void> commit();
     uint64_t last_sequence() const { return last_sequence_; }
     const chain::Hash& head() const { return head_; }
@@ -113,8 +118,8 @@ public:
     uint64_t durable_sequence() const { return durable_.load(std::memory_order_acquire); }
     size_t consumers() const { return cursors_.size(); }
     // Consumer `c` has delivered everything up to `sequence` (whose chain hash
-    // is `hash`): persist that and delete the segments every consumer is past.
-    Result<void> ack(uint64_t sequence, const chain::Hash& hash, size_t c = 0);
+    // is `hash`). The writer's next commit() persists it.
+    void ack(uint64_t sequence, const chain::Hash& hash, size_t c = 0);
     uint64_t acked(size_t c = 0) const { return cursors_[c]->acked.load(std::memory_order_acquire); }
     // The chain hash at acked(c); empty when not known (a new consumer that
     // starts after records it never saw).
@@ -130,6 +135,7 @@ private:
     Result<void> recover(Recovery& r);
     Result<void> lock();
     void publish_durable();
+    Result<void> save_cursors();  // the writer's side of ack()
 
     Options options_;
     int fd_ = -1;                       // the segment being written
@@ -144,20 +150,29 @@ private:
         std::atomic<uint64_t> acked{0};
         std::optional<chain::Hash> hash;  // guarded by segments_mu_
         bool found = false;               // its file existed at open
+        uint64_t saved = 0;               // in its file (the writer's)
     };
     std::vector<std::unique_ptr<Cursor>> cursors_;
     uint64_t min_acked() const;
-    void drop_acked_segments();  // segments_mu_ held
+    void drop_acked_segments();  // segments_mu_ held; below every cursor saved
     int lock_fd_ = -1;
     std::atomic<uint64_t> bytes_{0};    // on disk + buffered
     mutable std::mutex segments_mu_;    // guards segments_ and the durable position
     uint64_t durable_segment_ = 0;      // first_sequence of the segment durable_offset_ is in
     uint64_t durable_offset_ = 0;       // readers stop there (never a half-written record)
+    // A read-only fd of a segment, shared by the readers using it: it stays
+    // readable after the writer deletes the segment.
+    struct SegmentFile {
+        int fd = -1;
+        ~SegmentFile();
+    };
     struct Segment {
         uint64_t first_sequence;
         std::string path;
         uint64_t size;
+        std::shared_ptr<SegmentFile> file;  // opened by the writer
     };
+    static Result<std::shared_ptr<SegmentFile>> open_for_readers(const std::string& path);
     std::vector<Segment> segments_;
 };
 
