@@ -109,8 +109,7 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options) {
     }
     // Everything that needs more than the running agent's privileges is done
     // (and no thread exists yet): drop them before any output starts.
-    if (options.drop_capabilities)
-        if (auto ok = a->drop_capabilities(); !ok) return std::unexpected(ok.error());
+    if (auto ok = a->settle_thread_privileges(options); !ok) return std::unexpected(ok.error());
     if (auto ok = a->build_outputs_unprivileged(options); !ok) return std::unexpected(ok.error());
     // Opened once the programs are loaded: a start that fails on privileges
     // or the kernel leaves the spool as it was.
@@ -215,7 +214,7 @@ Result<void> Agent::open_spool() {
                      r.damaged_bytes, r.damaged_records);
     for (size_t i = 0; i < pending_destinations_.size(); ++i) {
         forward::ForwarderOptions fo;
-        fo.drop_capabilities = drop_caps_;
+        fo.privileges = thread_privileges_;
         // Batching pays over a network; a local file or stdout shows events
         // within a few ms of their commit instead of a 100 ms linger.
         const std::string& scheme = pending_specs_[i].scheme;
@@ -517,8 +516,10 @@ Result<void> Agent::run(const std::atomic<bool>& stop, std::atomic<bool>* reload
     auto last_clock = Clock::now();
     auto last_commit = Clock::now();
     auto last_checkpoint = Clock::now();
-    Result<void> status;
-    while (!stop.load(std::memory_order_relaxed)) {
+    // The threads that run as --user have started: what they needed goes
+    // (failing that, the agent stops as it would on any other error).
+    Result<void> status = finish_dropping_privileges();
+    while (status && !stop.load(std::memory_order_relaxed)) {
         if (auto ok = wait_and_read(50); !ok) {
             status = ok;
             break;

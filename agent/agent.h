@@ -39,6 +39,7 @@
 #include "source/bpf/decoder.h"
 #include "source/bpf/path_filter.h"
 #include "util/boot_clock.h"
+#include "util/capabilities.h"
 #include "util/error.h"
 #include "version.h"
 
@@ -67,6 +68,9 @@ struct AgentOptions {
     // the rules are loaded, keep only the capabilities the running agent
     // uses; outputs and forwarders run with none.
     bool drop_capabilities = false;
+    // --user: outputs, forwarders and the metrics/status servers run as this
+    // user (empty: as root, without capabilities).
+    std::string user;
 };
 
 // What the agent tells its service manager (ktraild: sd_notify), from run().
@@ -140,7 +144,11 @@ private:
     Result<void> open_spool();
     // Least privilege (privileges.cc): keeps what the running agent still
     // uses and logs it; build_outputs() then runs in a thread without any.
-    Result<void> drop_capabilities();
+    // Least privilege (privileges.cc): keep_only() the running agent's
+    // capabilities, decide how unprivileged threads run; give up what was
+    // held for them once they started.
+    Result<void> settle_thread_privileges(const AgentOptions& options);
+    Result<void> finish_dropping_privileges();
     Result<void> build_outputs_unprivileged(const AgentOptions& options);
     // Group commit every kCommitInterval, a signed checkpoint every second.
     void spool_tick(bool checkpoint);
@@ -178,7 +186,8 @@ private:
     std::vector<std::unique_ptr<forward::Forwarder>> forwarders_;
     spool::Options pending_spool_;  // between open_outputs() and open_spool()
     std::vector<OutputSpec> pending_specs_;
-    bool drop_caps_ = false;
+    ThreadPrivileges thread_privileges_;  // outputs, forwarders, metrics/status servers
+    caps::Set held_for_threads_ = 0;      // cap_setuid etc. until those threads switched users
     ServiceHooks hooks_;
     std::vector<std::unique_ptr<forward::Destination>> pending_destinations_;
     uint64_t damage_reported_through_ = 0;  // damaged ranges are seen by every output; reported once

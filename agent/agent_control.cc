@@ -38,11 +38,11 @@ Result<void> Agent::open_control(const AgentOptions& options) {
 void Agent::start_control() {
     publish_snapshot();
     if (metrics_) {
-        metrics_->start();
+        metrics_->start(thread_privileges_);
         spdlog::info("metrics on {}", metrics_->address());
     }
     if (status_) {
-        status_->start();
+        status_->start(thread_privileges_);
         spdlog::info("status on {}", status_->path());
     }
 }

@@ -89,6 +89,10 @@ spools every event (hash-chained, signed) before any output reads it.
                        127.0.0.1:9464 (port 0: any free port, logged); default off
   --control PATH       the status socket `ktrail status` reads (root only);
                        default /run/ktrail/ktraild.sock
+  --user NAME          run the outputs, forwarders and the metrics and status
+                       servers as NAME (its uid, gid and groups); their files
+                       (file: outputs, TLS keys) must be NAME's to use. Default:
+                       root without capabilities. The package sets ktrail.
   --log-level LEVEL    trace, debug, info, warn, error (default info)
   --version, --help
 
@@ -215,6 +219,10 @@ const std::vector<config::Flag<CommandLine>> kFlags = {
      }},
     {{"metrics", Kind::scalar}, [](CommandLine& c, const std::string& v) -> R {
          c.agent.metrics = v;
+         return {};
+     }},
+    {{"user", Kind::scalar}, [](CommandLine& c, const std::string& v) -> R {
+         c.agent.user = v;
          return {};
      }},
     {{"control", Kind::scalar}, [](CommandLine& c, const std::string& v) -> R {

@@ -21,7 +21,7 @@ class MetricsServer {
 public:
     // Binds and listens (port 0: any free port); the error names the address and the fix.
     static Result<std::unique_ptr<MetricsServer>> listen(const std::string& address, const SnapshotBox& box);
-    void start() { server_->start(); }
+    void start(const ThreadPrivileges& privileges) { server_->start(privileges); }
     void stop() { server_->stop(); }
     // Where it listens, as ADDR:PORT (the port it got).
     const std::string& address() const { return address_; }

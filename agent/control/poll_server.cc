@@ -4,7 +4,6 @@
 
 #include <future>
 
-#include "util/capabilities.h"
 
 #include <poll.h>
 #include <spdlog/spdlog.h>
@@ -72,14 +71,14 @@ PollServer::~PollServer() {
     if (listen_fd_ >= 0) close(listen_fd_);
 }
 
-void PollServer::start() {
-    // Its socket is bound already: answering needs no capability, so the
+void PollServer::start(const ThreadPrivileges& privileges) {
+    // Its socket is bound already: answering needs no privilege, so the
     // thread has none (start() returns once it is so).
     std::promise<void> dropped;
     auto done = dropped.get_future();
-    thread_ = std::thread([this, &dropped] {
-        if (auto ok = caps::drop_all_in_this_thread(); !ok)
-            spdlog::warn("metrics/status server: {}; it keeps the agent's capabilities", ok.error().message);
+    thread_ = std::thread([this, &dropped, &privileges] {
+        if (auto ok = privileges.apply_to_this_thread(); !ok)
+            spdlog::warn("{} server: {}", options_.name, ok.error().message);
         dropped.set_value();
         loop();
     });

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <thread>
 
+#include "util/thread_identity.h"
+
 namespace ktrail::control {
 
 class PollServer {
@@ -33,7 +35,8 @@ public:
     PollServer(const PollServer&) = delete;
     PollServer& operator=(const PollServer&) = delete;
 
-    void start();
+    // The thread applies `privileges` before it answers anything.
+    void start(const ThreadPrivileges& privileges = {.drop_capabilities = true, .user = {}});
     void stop();
 
 private:

@@ -22,7 +22,7 @@ public:
     // killed agent is replaced; one a running agent answers on is an error.
     static Result<std::unique_ptr<StatusSocket>> listen(const std::string& path, const SnapshotBox& box);
     ~StatusSocket();  // stops and removes the socket (if it is still ours)
-    void start() { server_->start(); }
+    void start(const ThreadPrivileges& privileges) { server_->start(privileges); }
     void stop();
     const std::string& path() const { return path_; }
 

@@ -32,15 +32,14 @@ Forwarder::Forwarder(spool::Spool& spool, size_t consumer, std::unique_ptr<Desti
 Forwarder::~Forwarder() { stop(std::chrono::milliseconds(0)); }
 
 void Forwarder::start() {
-    // It reads the spool and writes cursor files, all root's own: no
-    // capability needed (and none for what the destination's code does).
+    // It reads the spool through fds the writer opened and acks in memory:
+    // no capability needed (and none for what the destination's code does).
     // start() returns once it has none, so no one sees the thread with them.
     std::promise<void> dropped;
     auto done = dropped.get_future();
     thread_ = std::thread([this, &dropped] {
-        if (options_.drop_capabilities)
-            if (auto ok = caps::drop_all_in_this_thread(); !ok)
-                spdlog::error("output {}: {}; it keeps the agent's capabilities", name_, ok.error().message);
+        if (auto ok = options_.privileges.apply_to_this_thread(); !ok)
+            spdlog::error("output {}: {}", name_, ok.error().message);
         dropped.set_value();
         loop();
     });
@@ -218,9 +217,7 @@ bool Forwarder::settle() {
         last = unconfirmed_.front();
         unconfirmed_.pop_front();
     }
-    if (last)
-        if (auto ok = spool_.ack(last->sequence, last->hash, consumer_); !ok)
-            spdlog::error("output {}: {}", name_, ok.error().message);
+    if (last) spool_.ack(last->sequence, last->hash, consumer_);
     return true;
 }
 

@@ -19,6 +19,7 @@
 
 #include "forward/destination.h"
 #include "spool/spool.h"
+#include "util/thread_identity.h"
 
 namespace ktrail::forward {
 
@@ -28,7 +29,7 @@ struct ForwarderOptions {
     std::chrono::milliseconds linger{100};       // the oldest waiting record's longest wait
     std::chrono::milliseconds backoff_initial{200};
     std::chrono::milliseconds backoff_max{10000};
-    bool drop_capabilities = false;  // the thread gives up every capability first (ktraild's least privilege)
+    ThreadPrivileges privileges;  // the thread applies them first (ktraild's least privilege)
 };
 
 struct ForwarderStats {

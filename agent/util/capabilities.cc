@@ -106,16 +106,32 @@ Result<Set> keep_only(Set keep) {
     return keep;
 }
 
+void empty_bounding_set_in_this_thread() {
+    if (!(current().effective & bit(CAP_SETPCAP))) return;
+    for (int c = 0; c <= last_cap() && c < 64; ++c)
+        if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1) prctl(PR_CAPBSET_DROP, c, 0, 0, 0);
+}
+
 Result<void> drop_all_in_this_thread() {
-    State now = current();
-    if (now.effective & bit(CAP_SETPCAP)) {
-        for (int c = 0; c <= last_cap() && c < 64; ++c)
-            if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1) prctl(PR_CAPBSET_DROP, c, 0, 0, 0);
-    }
+    empty_bounding_set_in_this_thread();
     prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
     if (!set(0, 0, 0)) return fail(fmt::format("capset (drop all in this thread): {}", strerror(errno)));
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         return fail(fmt::format("cannot set no_new_privs: {}", strerror(errno)));
+    return {};
+}
+
+Result<void> drop_in_this_thread(Set drop) {
+    State now = current();
+    if (now.effective & bit(CAP_SETPCAP)) {
+        for (int c = 0; c <= last_cap() && c < 64; ++c)
+            if (c != CAP_SETPCAP && (drop & bit(c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) != 0)
+                return fail(fmt::format("cannot drop {} from the bounding set: {}", names(bit(c)), strerror(errno)));
+        if ((drop & bit(CAP_SETPCAP)) && prctl(PR_CAPBSET_DROP, CAP_SETPCAP, 0, 0, 0) != 0)
+            return fail(fmt::format("cannot drop cap_setpcap from the bounding set: {}", strerror(errno)));
+    }
+    if (!set(now.effective & ~drop, now.permitted & ~drop, now.inheritable & ~drop))
+        return fail(fmt::format("capset (drop {}): {}", names(drop), strerror(errno)));
     return {};
 }
 

@@ -38,6 +38,15 @@ Result<Set> keep_only(Set keep);
 // owns stay writable to it) and sets no_new_privs for itself.
 Result<void> drop_all_in_this_thread();
 
+// The calling thread empties its bounding set (when it has cap_setpcap;
+// otherwise the set stays and no_new_privs is what keeps exec from using it).
+void empty_bounding_set_in_this_thread();
+
+// The calling thread gives up `drop` (effective, permitted, and the bounding
+// set while it has cap_setpcap, which goes last). For capabilities held only
+// for a while after keep_only(): threads started meanwhile keep theirs.
+Result<void> drop_in_this_thread(Set drop);
+
 // "cap_audit_control,cap_sys_ptrace" (or "none").
 std::string names(Set set);
 

@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <linux/capability.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -140,4 +141,87 @@ TEST_CASE("ktraild keeps only what it uses after start-up, and keeps working", "
     CHECK(after->enabled == before->enabled);
     CHECK(after->backlog_limit == before->backlog_limit);
     CHECK(slurp(a.err).find("ktraild stopped") != std::string::npos);
+}
+
+TEST_CASE("with --user, outputs, forwarders and the metrics and status servers run as that user", "[privileges]") {
+    ktrail::test::AuditStateGuard audit_state;
+    TempDir dir;
+    const uid_t nobody = 65534;
+    // What the user writes must be the user's: the harness's events file and
+    // a second file output in a directory of its own. The state and spool
+    // stay root's (0700): the forwarders read the spool through fds the main
+    // thread opened.
+    fs::permissions(dir.path, fs::perms::others_exec, fs::perm_options::add);
+    write_file(dir / "events.json", "");
+    REQUIRE(chown((dir / "events.json").c_str(), nobody, nobody) == 0);
+    fs::create_directories(dir / "out");
+    REQUIRE(chown((dir / "out").c_str(), nobody, nobody) == 0);
+    const std::string rules = dir / "rules.yaml";
+    write_file(rules, "- rule: elsewhere\n  description: d\n  condition: event.module = bpf and not file.path "
+                      "startswith " + dir.path + "/\n  actions: [drop]\n");
+    Agent a = start_agent(dir, {"--no-default-rules", "--rules", rules, "--user", "nobody", "--output",
+                                "file:" + dir / "out/second.json", "--metrics", "127.0.0.1:0", "--control",
+                                dir / "ktraild.sock"});
+    wait_started(a);
+    INFO(slurp(a.err));
+    uint16_t port = metrics_port_in_log(a.err);
+    REQUIRE(port != 0);
+    CHECK(slurp(a.err).find("capabilities: cap_setgid,cap_setuid,cap_setpcap given up too") != std::string::npos);
+
+    // The main thread: root with the kept set only (what switching users
+    // needed is gone from every set).
+    const uint64_t kept = cap_mask({CAP_AUDIT_CONTROL, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH});
+    CHECK(ktrail::test::status_field(a.pid, "Uid") == "0\t0\t0\t0");
+    CHECK(cap_field(a.pid, "CapPrm") == kept);
+    CHECK(cap_field(a.pid, "CapBnd") == kept);
+    // Every other thread: the user, its group, no capability in any set.
+    auto tids = ktrail::test::threads_of(a.pid);
+    CHECK(tids.size() >= 5);  // two forwarders, metrics, status
+    for (pid_t tid : tids) {
+        if (tid == a.pid) continue;
+        INFO("thread " << tid << " " << ktrail::test::status_field(a.pid, "Name", tid));
+        CHECK(ktrail::test::status_field(a.pid, "Uid", tid) == "65534\t65534\t65534\t65534");
+        CHECK(ktrail::test::status_field(a.pid, "Gid", tid) == "65534\t65534\t65534\t65534");
+        CHECK(cap_field(a.pid, "CapPrm", tid) == 0);
+        CHECK(cap_field(a.pid, "CapBnd", tid) == 0);
+        CHECK(ktrail::test::status_field(a.pid, "NoNewPrivs", tid) == "1");
+    }
+
+    // It works: both files get the events, written by the user; /metrics
+    // and `ktrail status` answer from the user's threads.
+    REQUIRE(run({"touch", dir / "one"}) == 0);
+    std::vector<json> events;
+    CHECK(wait_for(a, events, [&](const json& x) { return is_file_event(x, "created-file", dir / "one"); }));
+    CHECK(metric_value(scrape_metrics(port), "ktrail_events_emitted_total") > 0);
+    CHECK(run({KTRAIL_CLI, "status", "--socket", dir / "ktraild.sock"}) == 0);
+    REQUIRE(WEXITSTATUS(stop_agent(a)) == 0);
+    auto second = read_events(dir / "out/second.json");
+    CHECK(find(second, "created-file", dir / "one"));
+    struct stat st{};
+    REQUIRE(stat((dir / "out/second.json").c_str(), &st) == 0);
+    CHECK(st.st_uid == nobody);
+    REQUIRE(stat((dir / "state/spool").c_str(), &st) == 0);
+    CHECK(st.st_uid == 0);
+    CHECK((st.st_mode & 0777) == 0700);
+    // Each output's cursor: written by the main thread from the forwarders' acks.
+    size_t cursors = 0;
+    for (const auto& f : fs::directory_iterator(dir / "state")) {
+        if (!f.path().filename().string().starts_with("spool-acked.")) continue;
+        ++cursors;
+        REQUIRE(stat(f.path().c_str(), &st) == 0);
+        CHECK(st.st_uid == 0);
+    }
+    CHECK(cursors == 2);
+}
+
+TEST_CASE("--user names an existing, unprivileged user", "[privileges]") {
+    TempDir dir;
+    for (const auto& [user, says] : {std::pair<std::string, std::string>{"root", "that is root"},
+                                     {"ktrail-no-such-user", "no such user"}}) {
+        Agent a = start_agent(dir, {"--no-default-rules", "--no-audit", "--user", user});
+        int status = 0;
+        REQUIRE(waitpid(a.pid, &status, 0) == a.pid);
+        CHECK(WEXITSTATUS(status) == 1);
+        CHECK(slurp(a.err).find("--user " + user + ": " + says) != std::string::npos);
+    }
 }

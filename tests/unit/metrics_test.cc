@@ -268,7 +268,7 @@ TEST_CASE("metrics: the HTTP server answers GET /metrics and nothing else", "[me
     box.publish(sample_snapshot());
     auto server = MetricsServer::listen("127.0.0.1:0", box);
     REQUIRE(server);
-    (*server)->start();
+    (*server)->start({.drop_capabilities = true, .user = {}});
     uint16_t port = port_of((*server)->address());
     CHECK((*server)->address().starts_with("127.0.0.1:"));
     CHECK(port != 0);
@@ -356,7 +356,7 @@ TEST_CASE("status: the control socket answers one document per connection", "[me
     }
     auto sock = StatusSocket::listen(path, box);
     REQUIRE(sock);
-    (*sock)->start();
+    (*sock)->start({.drop_capabilities = true, .user = {}});
     struct stat st{};
     REQUIRE(stat(path.c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0600);
