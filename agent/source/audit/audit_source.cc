@@ -171,9 +171,12 @@ void AuditSource::start_guardian() {
         auto now = status_on(fd);
         // The agent is gone (perhaps not reaped yet: compare its pid).
         if (now && (now->pid == 0 || now->pid == agent || !process_alive(now->pid))) {
+            // Disabled first, the small backlog limit last: each change logs a
+            // CONFIG_CHANGE record, which waits (up to backlog_wait_time)
+            // while the queue left by the dead daemon is over the limit.
             if (now->pid != 0) audit_set_pid(fd, 0, WAIT_YES);
-            if (changed_backlog) audit_set_backlog_limit(fd, found.backlog_limit);
             if (changed_enabled && now->enabled != 2) audit_set_enabled(fd, found.enabled);
+            if (changed_backlog) audit_set_backlog_limit(fd, found.backlog_limit);
         }
     });
 }
@@ -191,8 +194,9 @@ void AuditSource::stop() {
     stopped_ = true;
     reassembler_.flush();
     if (mode_ == AuditMode::kDaemon && fd_ >= 0) {
-        if (changed_backlog_) audit_set_backlog_limit(fd_, found_.backlog_limit);
+        // In the guardian's order (start_guardian()).
         if (changed_enabled_) audit_set_enabled(fd_, found_.enabled);
+        if (changed_backlog_) audit_set_backlog_limit(fd_, found_.backlog_limit);
         audit_set_pid(fd_, 0, WAIT_NO);
     }
     if (fd_ >= 0) close(fd_);
