@@ -6,6 +6,7 @@
 
 
 #include <poll.h>
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -77,6 +78,7 @@ void PollServer::start(const ThreadPrivileges& privileges) {
     std::promise<void> dropped;
     auto done = dropped.get_future();
     thread_ = std::thread([this, &dropped, &privileges] {
+        pthread_setname_np(pthread_self(), ("kt-" + options_.name).substr(0, 15).c_str());
         if (auto ok = privileges.apply_to_this_thread(); !ok)
             spdlog::warn("{} server: {}", options_.name, ok.error().message);
         dropped.set_value();

@@ -6,7 +6,7 @@
 #include <random>
 
 #include "util/boot_clock.h"
-#include "util/capabilities.h"
+#include <pthread.h>
 
 namespace ktrail::forward {
 namespace {
@@ -38,6 +38,8 @@ void Forwarder::start() {
     std::promise<void> dropped;
     auto done = dropped.get_future();
     thread_ = std::thread([this, &dropped] {
+        // Named for `top -H` and /proc/PID/task/*/comm: kt-out-N, N the cursor.
+        pthread_setname_np(pthread_self(), fmt::format("kt-out-{}", consumer_).c_str());
         if (auto ok = options_.privileges.apply_to_this_thread(); !ok)
             spdlog::error("output {}: {}", name_, ok.error().message);
         dropped.set_value();
