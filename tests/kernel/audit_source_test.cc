@@ -62,7 +62,7 @@ struct Collector {
     // Reads until `want` finds an event, or 10 s. Expires as the agent's
     // loop does: a record that never completes (a CONFIG_CHANGE from a task
     // with no audit context has no EOE) holds back the events behind it only
-    // until its timeout.
+    // for the reorder window.
     const ktrail::v1::Event* wait_for(AuditSource& src, const std::function<bool(const ktrail::v1::Event&)>& want) {
         for (int i = 0; i < 500; ++i) {
             REQUIRE(src.read_available(0).has_value());

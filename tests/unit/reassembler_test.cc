@@ -106,7 +106,7 @@ TEST_CASE("EOE and single-record types close an event at once", "[reassembler]")
 TEST_CASE("an event without EOE closes after the timeout; a late head holds back the rest", "[reassembler]") {
     std::vector<uint32_t> out;
     uint64_t lost = 0;
-    Reassembler r({.timeout_ns = 100}, [&](AuditEvent&& e) { out.push_back(e.serial); },
+    Reassembler r({.timeout_ns = 100, .reorder_ns = 100}, [&](AuditEvent&& e) { out.push_back(e.serial); },
                   [&](uint64_t n) { lost += n; });
     r.push(rec(1300, 20), 0);  // no EOE will come
     r.push(rec(1100, 21), 10);
@@ -119,4 +119,32 @@ TEST_CASE("an event without EOE closes after the timeout; a late head holds back
     CHECK(out.back() == 25);
     CHECK(lost == 3);
     CHECK(r.pending() == 0);
+}
+
+TEST_CASE("a head without EOE holds the events behind it only for the reorder window", "[reassembler]") {
+    // The kernel's own CONFIG_CHANGE (no syscall context, no EOE) followed by
+    // logins: they come out 50 ms after the head's record, not 500 ms.
+    std::vector<uint32_t> out;
+    uint64_t lost = 0;
+    Reassembler r({.timeout_ns = 500'000'000, .reorder_ns = 50'000'000},
+                  [&](AuditEvent&& e) { out.push_back(e.serial); }, [&](uint64_t n) { lost += n; });
+    r.push(rec(1305, 30), 0);            // CONFIG_CHANGE
+    r.expire(100'000'000);
+    CHECK(out.empty());                  // alone, it may still get records: the full timeout
+    r.push(rec(1305, 31), 110'000'000);  // another, without EOE either
+    CHECK(out == std::vector<uint32_t>{30});  // 30 had no record for 110 ms: done
+    r.push(rec(1112, 32), 120'000'000);  // USER_LOGIN, complete, behind 31
+    r.expire(159'000'000);
+    CHECK(out == std::vector<uint32_t>{30});
+    r.expire(160'000'000);               // 31 quiet for 50 ms with 32 behind it
+    CHECK(out == std::vector<uint32_t>{30, 31, 32});
+    // A head that is still getting records is waited for (its EOE is near).
+    r.push(rec(1300, 33), 200'000'000);  // SYSCALL
+    r.push(rec(1100, 34), 201'000'000);
+    r.push(rec(1307, 33), 240'000'000);  // CWD, 40 ms later
+    r.expire(280'000'000);               // 40 ms after its last record
+    CHECK(out == std::vector<uint32_t>{30, 31, 32});
+    r.push(rec(1320, 33), 281'000'000);  // EOE
+    CHECK(out == std::vector<uint32_t>{30, 31, 32, 33, 34});
+    CHECK(lost == 0);
 }

@@ -31,6 +31,7 @@ void Reassembler::push(AuditRecord&& record, int64_t now_ns) {
         p.event.serial = record.serial;
         p.first_seen_ns = now_ns;
     }
+    p.last_seen_ns = now_ns;
     if (type == kEoe) p.complete = true;
     else p.event.records.push_back(std::move(record));
     if (is_single_record(type)) p.complete = true;
@@ -43,13 +44,14 @@ void Reassembler::flush() { emit_ready(0, true); }
 
 void Reassembler::emit_ready(int64_t now_ns, bool force_all) {
     // In serial order: the head goes once complete or timed out; a late head
-    // holds back the events behind it, for at most the timeout.
+    // holds back the events behind it, for at most the reorder window.
     while (!pending_.empty()) {
         auto head = pending_.begin();
         Pending& p = head->second;
         bool expired = now_ns - p.first_seen_ns >= options_.timeout_ns;
+        bool overtaken = pending_.size() > 1 && now_ns - p.last_seen_ns >= options_.reorder_ns;
         bool crowded = pending_.size() > options_.max_pending;
-        if (!(force_all || p.complete || expired || crowded)) break;
+        if (!(force_all || p.complete || expired || overtaken || crowded)) break;
         uint64_t k = head->first;
         Pending done = std::move(p);
         pending_.erase(head);

@@ -3,6 +3,12 @@
 // timeout. Events come out in serial order; a serial that never showed up is
 // counted as lost (the kernel numbers events without gaps), across the u32
 // rollover, while records that arrive a little out of order are waited for.
+//
+// A record the kernel logs outside a syscall (a CONFIG_CHANGE from a task it
+// does not audit, an ANOM_* or NETFILTER_CFG record) never gets an EOE. The
+// kernel queues one syscall's records back to back, so a head that got no
+// record for `reorder_ns` while later serials arrived is closed then, not
+// after the full timeout: it holds the events behind it for that long only.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +29,7 @@ class Reassembler {
 public:
     struct Options {
         int64_t timeout_ns = 500'000'000;  // an event without EOE closes after this
+        int64_t reorder_ns = 50'000'000;   // ... or after this quiet, once later serials came
         size_t max_pending = 4096;         // events held at once; the oldest closes beyond
     };
     using EventFn = std::function<void(AuditEvent&&)>;
@@ -42,6 +49,7 @@ private:
     struct Pending {
         AuditEvent event;
         int64_t first_seen_ns = 0;
+        int64_t last_seen_ns = 0;  // its latest record
         bool complete = false;
     };
     // The serial on a 64-bit line, unwrapped across the u32 rollover: the
