@@ -165,8 +165,9 @@ Result<void> Agent::open_outputs(const AgentOptions& options) {
     so.dir = options.spool_dir.empty() ? options.state_dir + "/spool" : options.spool_dir;
     so.max_bytes = options.spool_max_bytes;
     spool_max_bytes_ = so.max_bytes;
-    // Whole segments are what acks free: keep several within the cap.
-    so.segment_bytes = std::clamp<uint64_t>(so.max_bytes / 8, 64 * 1024, 16ull << 20);
+    // Whole segments are what acks free: keep several within the cap, and
+    // at most ~64 (each holds an fd open for the forwarders).
+    so.segment_bytes = std::max(std::clamp<uint64_t>(so.max_bytes / 8, 64 * 1024, 16ull << 20), so.max_bytes / 64);
     if (so.max_bytes < 512 * 1024) return fail("--spool-max-bytes must be at least 512K");
     auto key = chain::SigningKey::load_or_create(options.state_dir + "/agent.key");
     if (!key) return std::unexpected(key.error());
