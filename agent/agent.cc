@@ -319,7 +319,9 @@ Result<void> Agent::apply_rules(std::shared_ptr<const rules::RuleSet> set) {
     bpf::KernelDrops drops{plan.paths, plan.syscalls, plan.executables, plan.uids, set->watch};
     if (auto ok = source_->apply_drops(drops); !ok) return ok;
     path_filter_ = std::make_unique<bpf::AgentPathFilter>(std::move(*filter), base_bpf_.watched_only);
-    rules_ = std::make_unique<rules::Engine>(std::move(set));
+    auto engine = std::make_unique<rules::Engine>(std::move(set));
+    if (rules_) engine->carry_counts(*rules_);
+    rules_ = std::move(engine);
     spdlog::info("ktrail rules: {} rule(s) from {} file(s)", rules_->rules().rules.size(), rules_->rules().files.size());
     for (const auto& d : plan.decisions) spdlog::info("  drop rule {}: {}", d.rule, d.what);
     return {};

@@ -68,6 +68,14 @@ Engine::Engine(std::shared_ptr<const RuleSet> set) : set_(std::move(set)) {
     counts_.resize(set_->rules.size());
 }
 
+void Engine::carry_counts(const Engine& previous) {
+    stats_ = previous.stats_;
+    std::unordered_map<std::string, const RuleCounts*> by_id;
+    for (size_t i = 0; i < previous.set_->rules.size(); ++i) by_id[previous.set_->rules[i].id] = &previous.counts_[i];
+    for (size_t i = 0; i < set_->rules.size(); ++i)
+        if (auto it = by_id.find(set_->rules[i].id); it != by_id.end()) counts_[i] = *it->second;
+}
+
 void Engine::index_conditions() {
     const auto& rules = set_->rules;
     std::vector<std::vector<const Node*>> parts(rules.size());

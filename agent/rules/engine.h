@@ -42,6 +42,10 @@ public:
     // appends an alert event for every threshold it crossed.
     void count(const v1::Event& ev, const std::vector<const Rule*>& alert_hits, std::vector<v1::Event>& alerts);
 
+    // After a reload: the counts of rules that keep their id, and the
+    // totals, continue from `previous` (Prometheus counters do not reset).
+    void carry_counts(const Engine& previous);
+
     const RuleSet& rules() const { return *set_; }
     const EngineStats& stats() const { return stats_; }
     const std::vector<RuleCounts>& rule_counts() const { return counts_; }

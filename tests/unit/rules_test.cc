@@ -1182,3 +1182,26 @@ TEST_CASE("rules: with a keep rule every drop stays in userspace", "[rules]") {
         CHECK(d.what == "in userspace: keep rules exist, and the kernel cannot tell what they would keep");
     }
 }
+
+TEST_CASE("rules: a reload carries the counts of rules that keep their id", "[rules]") {
+    auto rule = [](const std::string& id, const std::string& cond) {
+        return "- rule: " + id + "\n  description: d\n  condition: " + cond + "\n  actions: [tag " + id + "]\n";
+    };
+    Engine before(load(rule("kept", "event.action = created-file") + rule("gone", "event.module = bpf")));
+    for (int i = 0; i < 3; ++i) {
+        Event ev = file_event();
+        std::vector<const Rule*> hits;
+        REQUIRE(before.apply(ev, hits));
+    }
+    Engine after(load(rule("new", "event.module = bpf") + rule("kept", "event.action = created-file")));
+    after.carry_counts(before);
+    Event ev = file_event();
+    std::vector<const Rule*> hits;
+    REQUIRE(after.apply(ev, hits));
+    const auto& counts = after.rule_counts();
+    REQUIRE(counts.size() == 2);
+    CHECK(counts[0].matched == 1);  // new: from zero
+    CHECK(counts[1].matched == 4);  // kept: 3 before the reload, 1 after
+    CHECK(counts[1].evaluated == 4);
+    CHECK(after.stats().evaluated == before.stats().evaluated + 1);
+}
