@@ -4,7 +4,6 @@
 
 #include <future>
 
-
 #include <poll.h>
 #include <pthread.h>
 #include <spdlog/spdlog.h>

@@ -1,12 +1,12 @@
 #include "forward/forwarder.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <future>
 #include <random>
 
 #include "util/boot_clock.h"
-#include <pthread.h>
 
 namespace ktrail::forward {
 namespace {
