@@ -1,9 +1,5 @@
 #include "control/poll_server.h"
 
-#include <spdlog/spdlog.h>
-
-#include <future>
-
 #include <poll.h>
 #include <pthread.h>
 #include <spdlog/spdlog.h>
@@ -13,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <future>
 #include <vector>
 
 namespace ktrail::control {
