@@ -38,8 +38,12 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options) {
     a->host_ = *host;
 
     if (auto ok = a->open_outputs(options); !ok) return std::unexpected(ok.error());
+    // Opened while ktraild may still look at init (CAP_SYS_PTRACE): the
+    // unit may give ktraild a mount namespace of its own.
+    a->host_root_ = std::make_unique<HostRoot>(HostRoot::open());
+    if (!a->host_root_->note().empty()) spdlog::warn("paths: {}", a->host_root_->note());
     a->decoder_ = std::make_unique<bpf::Decoder>(
-        bpf::DecodeContext{bpf::own_mount_namespace(), &a->clock_});
+        bpf::DecodeContext{a->host_root_->mnt_ns(), a->host_root_->fd(), &a->clock_});
     a->enricher_ = std::make_unique<Enricher>(a->host_.boot_id, &a->clock_);
     auto filter = bpf::build_path_filter(options.bpf.watch, options.bpf.exclude);
     if (!filter) return std::unexpected(filter.error());

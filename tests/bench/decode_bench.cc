@@ -29,6 +29,7 @@
 #include "ktrail/wire.h"
 #include "source/bpf/decoder.h"
 #include "source/bpf/syscall_table.h"
+#include "util/host_root.h"
 
 namespace {
 
@@ -114,12 +115,15 @@ int main(int argc, char** argv) {
     fs::create_symlink(d + "/a/b/c/d/file", d + "/a/b/c/d/flink");
     fs::create_directory_symlink(d + "/a/b", d + "/link");
 
-    uint32_t host_ns = ktrail::bpf::own_mount_namespace();
-    if (!host_ns) {
-        fprintf(stderr, "decode_bench: cannot read the mount namespace\n");
+    // As ktraild: under the host's root (init's, or what stands for it).
+    ktrail::HostRoot host = ktrail::HostRoot::open();
+    if (!host.note().empty()) fprintf(stderr, "decode_bench: %s\n", host.note().c_str());
+    uint32_t host_ns = host.mnt_ns();
+    if (!host_ns || host.fd() < 0) {
+        fprintf(stderr, "decode_bench: cannot open the host's root\n");
         return 1;
     }
-    ktrail::bpf::Decoder decoder({host_ns, nullptr});
+    ktrail::bpf::Decoder decoder({host_ns, host.fd(), nullptr});
     int bad = 0;
     std::vector<uint32_t> timer(100'000);
     for (auto& t : timer) {
