@@ -65,7 +65,11 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options) {
     audit::ParsedRules rules;
     if (!options.audit_rules.empty()) {
         if (!options.audit) return fail("--rules needs the audit source: drop --no-audit");
-        rules = audit::parse_rules_paths(options.audit_rules, options.audit_rule_options);
+        // Watches the kernel would resolve to another directory in ktraild's
+        // namespace than on the host are refused.
+        audit::ParseOptions parse = options.audit_rule_options;
+        parse.host_root = a->host_root_.get();
+        rules = audit::parse_rules_paths(options.audit_rules, parse);
         if (!rules.errors.empty() && !rules.ignore_errors) {
             std::string all;
             for (const auto& e : rules.errors) all += fmt::format("\n  {}: {}", e.where, e.reason);
