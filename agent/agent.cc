@@ -41,7 +41,6 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options) {
     // Opened while ktraild may still look at init (CAP_SYS_PTRACE): the
     // unit may give ktraild a mount namespace of its own.
     a->host_root_ = std::make_unique<HostRoot>(HostRoot::open());
-    if (!a->host_root_->note().empty()) spdlog::warn("paths: {}", a->host_root_->note());
     a->decoder_ = std::make_unique<bpf::Decoder>(
         bpf::DecodeContext{a->host_root_->mnt_ns(), a->host_root_->fd(), &a->clock_});
     a->enricher_ = std::make_unique<Enricher>(a->host_.boot_id, &a->clock_);
@@ -80,6 +79,8 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options) {
     auto source = bpf::BpfSource::start(options.bpf, [self](std::span<const uint8_t> r) { self->on_record(r); });
     if (!source) return std::unexpected(source.error());
     a->source_ = std::move(*source);
+    // Said once the agent is really starting (not before "needs root").
+    if (!a->host_root_->note().empty()) spdlog::warn("paths: {}", a->host_root_->note());
     if (rule_set)
         if (auto ok = a->apply_rules(rule_set); !ok) return std::unexpected(ok.error());
 
