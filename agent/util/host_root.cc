@@ -126,6 +126,7 @@ HostRoot::~HostRoot() {
 }
 
 std::optional<std::string> HostRoot::differing_dir(std::string_view path) const {
+    if (fd_ < 0) return std::nullopt;  // not even "/" could be opened: nothing to compare with
     std::string dir(path);
     while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
     struct stat own{};
