@@ -38,8 +38,11 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options) {
     a->host_ = *host;
 
     if (auto ok = a->open_outputs(options); !ok) return std::unexpected(ok.error());
+    // Opened while ktraild may still look at init (CAP_SYS_PTRACE): the
+    // unit may give ktraild a mount namespace of its own.
+    a->host_root_ = std::make_unique<HostRoot>(HostRoot::open());
     a->decoder_ = std::make_unique<bpf::Decoder>(
-        bpf::DecodeContext{bpf::own_mount_namespace(), &a->clock_});
+        bpf::DecodeContext{a->host_root_->mnt_ns(), a->host_root_->fd(), &a->clock_});
     a->enricher_ = std::make_unique<Enricher>(a->host_.boot_id, &a->clock_);
     auto filter = bpf::build_path_filter(options.bpf.watch, options.bpf.exclude);
     if (!filter) return std::unexpected(filter.error());
@@ -61,7 +64,11 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options) {
     audit::ParsedRules rules;
     if (!options.audit_rules.empty()) {
         if (!options.audit) return fail("--rules needs the audit source: drop --no-audit");
-        rules = audit::parse_rules_paths(options.audit_rules, options.audit_rule_options);
+        // Watches the kernel would resolve to another directory in ktraild's
+        // namespace than on the host are refused.
+        audit::ParseOptions parse = options.audit_rule_options;
+        parse.host_root = a->host_root_.get();
+        rules = audit::parse_rules_paths(options.audit_rules, parse);
         if (!rules.errors.empty() && !rules.ignore_errors) {
             std::string all;
             for (const auto& e : rules.errors) all += fmt::format("\n  {}: {}", e.where, e.reason);
@@ -72,6 +79,8 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options) {
     auto source = bpf::BpfSource::start(options.bpf, [self](std::span<const uint8_t> r) { self->on_record(r); });
     if (!source) return std::unexpected(source.error());
     a->source_ = std::move(*source);
+    // Said once the agent is really starting (not before "needs root").
+    if (!a->host_root_->note().empty()) spdlog::warn("paths: {}", a->host_root_->note());
     if (rule_set)
         if (auto ok = a->apply_rules(rule_set); !ok) return std::unexpected(ok.error());
 

@@ -41,6 +41,7 @@
 #include "util/boot_clock.h"
 #include "util/capabilities.h"
 #include "util/error.h"
+#include "util/host_root.h"
 #include "version.h"
 
 namespace ktrail {
@@ -166,6 +167,9 @@ private:
 
     HostIdentity host_;
     BootClock clock_;
+    // The host's root, under which the decoder resolves names (before it: it
+    // outlives the decoder).
+    std::unique_ptr<HostRoot> host_root_;
     std::unique_ptr<bpf::Decoder> decoder_;
     std::unique_ptr<Enricher> enricher_;
     std::unique_ptr<rules::Engine> rules_;

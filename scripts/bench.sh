@@ -418,6 +418,19 @@ else
   tail -n 20 "$WORK/rules.err" >&2
 fi
 
+# What the decoder costs when it finishes a name on disk (.., symlinks, a
+# followed final link: openat2 under the host's root) against the lexical
+# baseline, per decode on one core (no kernel programs involved): build/bin/decode_bench.
+echo "bench: decoding names..." >&2
+if decode_out=$(taskset -c 0 "$BIN/decode_bench" /var/tmp 2>"$WORK/decode.err"); then
+  echo
+  echo "decoding file records whose names are finished on disk, one core (ns per decode: median p99 mean):"
+  awk '/^decode_[a-z_]*_ns / { sub(/^decode_/, "", $1); sub(/_ns$/, "", $1); printf "  %-28s %s %s %s\n", $1, $2, $3, $4 }' <<<"$decode_out"
+else
+  echo "bench: decode_bench failed: decoding not measured; its stderr:" >&2
+  tail -n 20 "$WORK/decode.err" >&2
+fi
+
 # --- the central side: spool appends, collector ingest, end-to-end latency ------
 echo "bench: spool append rate..." >&2
 SPOOL_OUT=$("$BIN/spool_bench" /var/tmp 2>&1) || SPOOL_OUT="spool_bench failed: $SPOOL_OUT"

@@ -11,6 +11,7 @@
 #include <regex>
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -22,9 +23,11 @@ using namespace std::chrono_literals;
 
 namespace ktrail::e2e {
 
-TempDir::TempDir() {
-    char tmpl[] = "/tmp/ktrail-e2e-XXXXXX";
-    REQUIRE(mkdtemp(tmpl));
+TempDir::TempDir() : TempDir("/tmp") {}
+
+TempDir::TempDir(const std::string& parent) {
+    std::string tmpl = parent + "/ktrail-e2e-XXXXXX";
+    REQUIRE(mkdtemp(tmpl.data()));
     path = fs::canonical(tmpl).string();
 }
 
@@ -51,7 +54,8 @@ std::vector<json> read_events(const std::string& path) {
     return out;
 }
 
-Agent start_agent(const TempDir& dir, std::vector<std::string> extra, bool as_nobody) {
+Agent start_agent(const TempDir& dir, std::vector<std::string> extra, bool as_nobody,
+                  const std::function<std::string()>& before_exec) {
     Agent a;
     a.out = dir / "events.json";
     a.err = dir / "agent.log";
@@ -63,6 +67,12 @@ Agent start_agent(const TempDir& dir, std::vector<std::string> extra, bool as_no
     if (a.pid == 0) {
         int fd = open(a.err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(fd, STDERR_FILENO);
+        if (before_exec) {
+            if (std::string e = before_exec(); !e.empty()) {
+                dprintf(STDERR_FILENO, "before exec: %s\n", e.c_str());
+                _exit(96);
+            }
+        }
         if (as_nobody && (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0)) _exit(99);
         std::vector<char*> argv;
         for (auto& s : args) argv.push_back(s.data());

@@ -15,9 +15,11 @@ namespace ktrail::e2e {
 
 using nlohmann::json;
 
-// A fresh directory (canonical path), removed with everything in it.
+// A fresh directory (canonical path), removed with everything in it; in
+// /tmp unless another parent is given.
 struct TempDir {
     TempDir();
+    explicit TempDir(const std::string& parent);
     ~TempDir();
     std::string operator/(const std::string& leaf) const { return path + "/" + leaf; }
     std::string path;
@@ -33,7 +35,10 @@ struct Agent {
 };
 
 // Starts ktraild writing to DIR/events.json with its state in DIR/state.
-Agent start_agent(const TempDir& dir, std::vector<std::string> extra = {}, bool as_nobody = false);
+// `before_exec` runs in the child just before the exec (its stderr is the
+// agent's log): "" or what failed, which stops the child.
+Agent start_agent(const TempDir& dir, std::vector<std::string> extra = {}, bool as_nobody = false,
+                  const std::function<std::string()>& before_exec = {});
 // Waits until the agent has attached and written its agent-started event.
 void wait_started(const Agent& a);
 // Signals the agent and reaps it; its wait status.

@@ -2,8 +2,9 @@
 // dpkg, checks what it put where (binaries, units, conffiles, the ktrail
 // user, the state directories), runs the INSTALLED ktraild and
 // ktrail-collector as their units would (systemd is not PID 1 here: the
-// units' ExecStart, capability bounding set, user and no_new_privs are
-// applied by this test), sees events reach the store, checks both daemons'
+// units' ExecStart, capability bounding set, user, no_new_privs and mount
+// namespace settings (support/unit_mounts.h) are applied by this test),
+// sees events reach the store, checks both daemons'
 // capabilities and their READY=1/STOPPING=1 notifications, and purges the
 // package with both still running: nothing may be left running or on disk,
 // and the user is gone. The package is purged whatever fails (PurgeGuard).
@@ -36,6 +37,7 @@
 
 #include "../support/host_fixtures.h"
 #include "../support/proc_status.h"
+#include "../support/unit_mounts.h"
 #include "collector_harness.h"
 #include "ktraild_harness.h"
 
@@ -187,6 +189,7 @@ struct UnitContext {
     std::vector<std::string> argv;
     uint64_t bounding = ~0ull;  // CapabilityBoundingSet=
     std::string user;           // User= (empty: root)
+    ktrail::test::UnitMounts mounts;  // ProtectSystem=, ReadWritePaths=, ProtectHome=, PrivateTmp=, ...
     std::string notify_socket;
     std::string log;
 };
@@ -198,6 +201,10 @@ UnitContext unit_context(const std::string& unit) {
     c.bounding = 0;
     for (const auto& name : words(unit_value(unit, "CapabilityBoundingSet"))) c.bounding |= 1ull << cap_number(name);
     c.user = unit_value(unit, "User");
+    std::string unsupported;
+    c.mounts = ktrail::test::unit_mounts(kUnitDir + "/" + unit, &unsupported);
+    INFO(unit << ": " << unsupported);
+    CHECK(unsupported.empty());
     CHECK(unit_value(unit, "NoNewPrivileges") == "yes");
     CHECK(unit_value(unit, "UMask") == "0077");
     CHECK(unit_value(unit, "Type") == "notify");
@@ -214,6 +221,11 @@ pid_t spawn(const UnitContext& c) {
         dup2(fd, STDOUT_FILENO);
         setenv("NOTIFY_SOCKET", c.notify_socket.c_str(), 1);
         umask(0077);
+        // Its own mount namespace, as root, before anything is dropped (as systemd).
+        if (std::string e = ktrail::test::apply_unit_mounts(c.mounts); !e.empty()) {
+            dprintf(STDERR_FILENO, "unit mounts: %s\n", e.c_str());
+            _exit(96);
+        }
         for (int cap = 0; cap <= CAP_LAST_CAP; ++cap)
             if (!(c.bounding & (1ull << cap))) prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
         if (!c.user.empty()) {
@@ -337,8 +349,9 @@ TEST_CASE("the Debian package installs, runs least-privileged, and purges withou
         CHECK(status == 0);
     }
 
-    // Certificates: the collector's readable by the ktrail user only.
-    TempDir dir;
+    // Certificates: the collector's readable by the ktrail user only. Not
+    // in /tmp: both units have a /tmp of their own (PrivateTmp=).
+    TempDir dir("/var/lib");
     fs::permissions(dir.path, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
     char host[256] = {};
     gethostname(host, sizeof(host) - 1);
@@ -420,6 +433,32 @@ TEST_CASE("the Debian package installs, runs least-privileged, and purges withou
     for (int i = 0; i < 50 && slurp("/var/log/ktrail/events.json").find(marker) == std::string::npos; ++i)
         std::this_thread::sleep_for(200ms);
     CHECK(slurp("/var/log/ktrail/events.json").find(marker) != std::string::npos);
+
+    // In its unit's mount namespace ktraild has a /tmp of its own and a
+    // read-only /, yet names what host processes do by the host's paths: a
+    // name through a symlink and `..` in the host's /tmp, resolved on disk.
+    {
+        struct stat host_tmp{}, agent_tmp{};
+        REQUIRE(stat("/tmp", &host_tmp) == 0);
+        REQUIRE(stat(("/proc/" + std::to_string(agent) + "/root/tmp").c_str(), &agent_tmp) == 0);
+        CHECK((host_tmp.st_dev != agent_tmp.st_dev || host_tmp.st_ino != agent_tmp.st_ino));
+        CHECK(run({"nsenter", "-t", std::to_string(agent), "-m", "touch", "/var/lib/ktrail-e2e-ro"}) != 0);
+        std::error_code ec;
+        fs::remove("/var/lib/ktrail-e2e-ro", ec);  // had it worked
+        TempDir host_dir;  // the host's /tmp
+        fs::create_directories(host_dir / "real/sub");
+        fs::create_directory_symlink(host_dir / "real", host_dir / "link");
+        REQUIRE(run({"mkdir", host_dir / "link/sub/../made"}) == 0);
+        const std::string want = host_dir / "real/made";  // lexically: link/made
+        const json* made = nullptr;
+        std::vector<json> events;
+        for (int i = 0; i < 50 && !made; ++i) {
+            std::this_thread::sleep_for(200ms);
+            events = read_events("/var/log/ktrail/events.json");
+            made = find(events, "created-directory", want);
+        }
+        CHECK(made);
+    }
 
     // /metrics moves with load; the installed `ktrail status` reads the agent.
     uint16_t metrics = ktrail::e2e::metrics_port_in_log(ac.log);

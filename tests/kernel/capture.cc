@@ -30,7 +30,7 @@ TempDir::~TempDir() {
 }
 
 Capture::Capture(bpf::BpfOptions options) {
-    decoder_ = std::make_unique<bpf::Decoder>(bpf::DecodeContext{bpf::own_mount_namespace(), &clock_});
+    decoder_ = std::make_unique<bpf::Decoder>(bpf::DecodeContext{host_root_.mnt_ns(), host_root_.fd(), &clock_});
     enricher_ = std::make_unique<Enricher>(read_boot_id(), &clock_);
     auto src = bpf::BpfSource::start(options, [this](std::span<const uint8_t> rec) {
         ++delivered_;

@@ -16,6 +16,7 @@
 #include "source/bpf/bpf_source.h"
 #include "source/bpf/decoder.h"
 #include "util/boot_clock.h"
+#include "util/host_root.h"
 
 namespace ktrail::test {
 
@@ -48,6 +49,7 @@ public:
 
 private:
     BootClock clock_;
+    HostRoot host_root_ = HostRoot::open();  // as ktraild: names resolved under the host's root
     std::unique_ptr<bpf::Decoder> decoder_;
     std::unique_ptr<Enricher> enricher_;
     std::unique_ptr<bpf::BpfSource> source_;

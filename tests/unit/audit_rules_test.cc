@@ -187,6 +187,51 @@ TEST_CASE("errors name file:line and the reason; -e 2 and -f 2 are refused", "[a
     CHECK(allowed.control.enabled == 2u);
 }
 
+TEST_CASE("watches the kernel would resolve elsewhere in ktraild's namespace than on the host are refused",
+          "[audit-rules]") {
+    // A directory stands for the host's root; its tmp and var/tmp are not
+    // this process's (as the host's are not ktraild's under PrivateTmp=).
+    char tmpl[] = "/tmp/ktrail-unit-host-XXXXXX";
+    REQUIRE(mkdtemp(tmpl));
+    std::filesystem::path top = std::filesystem::canonical(tmpl);
+    std::filesystem::create_directories(top / "tmp");
+    std::filesystem::create_directories(top / "var/tmp");
+    auto elsewhere = ktrail::HostRoot::at(top.string(), 0);
+    REQUIRE(elsewhere.has_value());
+    CHECK(elsewhere->differing_dir("/tmp/ktrail-no-such/file") == "/tmp");
+    CHECK(elsewhere->differing_dir("/var/tmp/") == "/var/tmp");
+    const std::string text =
+        "-w /tmp/ktrail-no-such-dir -p wa -k t\n"
+        "-a always,exit -F arch=b64 -S openat -F dir=/var/tmp/x -k t\n"
+        "-a always,exit -F arch=b64 -S openat -F path!=/tmp -k t\n"
+        "-W /tmp/ktrail-no-such-dir -p wa -k t\n"
+        "-a always,exit -F arch=b64 -S execve -k t\n"
+        "-w /etc/shadow -p wa -k t\n";
+    ParsedRules out;
+    parse_rules_text(text, "ns.rules", {.host_root = &*elsewhere}, out);
+    CHECK(out.rules.size() == 2);  // the removal and the rule without a path
+    REQUIRE(out.errors.size() == 4);
+    CHECK(out.errors[0].where == "ns.rules:1");
+    CHECK(out.errors[0].reason ==
+          "'/tmp/ktrail-no-such-dir': ktraild's /tmp is not the host's (PrivateTmp= in its unit): the kernel would "
+          "watch the wrong directory; watch a path outside /tmp and /var/tmp, or remove PrivateTmp=");
+    CHECK(out.errors[1].where == "ns.rules:2");
+    CHECK(out.errors[1].reason.starts_with("'/var/tmp/x': ktraild's /var/tmp is not the host's (PrivateTmp="));
+    CHECK(out.errors[2].where == "ns.rules:3");
+    CHECK(out.errors[3].where == "ns.rules:6");  // the temp root has no /etc
+    CHECK(out.errors[3].reason.starts_with("'/etc/shadow': ktraild's /etc is not the host's"));
+
+    // The same root as this process's: nothing to refuse.
+    auto same = ktrail::HostRoot::at("/", 0);
+    REQUIRE(same.has_value());
+    CHECK_FALSE(same->differing_dir("/tmp/ktrail-no-such/file").has_value());
+    ParsedRules ok;
+    parse_rules_text(text, "ns.rules", {.host_root = &*same}, ok);
+    CHECK(ok.errors.empty());
+    CHECK(ok.rules.size() == 6);
+    std::filesystem::remove_all(top);
+}
+
 TEST_CASE("the public rule sets: what auditctl accepts encodes, the rest is reported by line", "[audit-rules]") {
     KTRAIL_REQUIRE_CORPUS(corpus);
     size_t rules = 0, errors = 0;

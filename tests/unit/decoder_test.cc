@@ -10,6 +10,7 @@
 
 #include "ktrail/wire.h"
 #include "source/bpf/decoder.h"
+#include "source/bpf/path_resolver.h"
 #include "source/bpf/syscall_table.h"
 
 using ktrail::bpf::DecodeError;
@@ -58,7 +59,7 @@ Builder<kt_syscall_record> syscall_rec(uint32_t nr, int64_t result = 0) {
     return b;
 }
 
-Decoder decoder() { return Decoder({0 /* no fs lookups */, nullptr}); }
+Decoder decoder() { return Decoder({0, ktrail::bpf::kLexicalOnly /* no fs lookups */, nullptr}); }
 
 ktrail::v1::Event decode_ok(const std::vector<uint8_t>& bytes) {
     ktrail::v1::Event ev;

@@ -239,6 +239,48 @@ Result<std::vector<uint8_t>> encode_rule(const std::vector<std::string>& args) {
     return out;
 }
 
+namespace {
+
+// The paths in a rule the kernel resolves when the rule is added.
+std::vector<std::string> kernel_resolved_paths(const std::vector<std::string>& args) {
+    std::vector<std::string> out;
+    for (size_t i = 0; i + 1 < args.size(); ++i) {
+        const std::string& v = args[i + 1];
+        if (args[i] == "-w") {
+            out.push_back(v);
+        } else if (args[i] == "-F") {
+            for (std::string_view field : {"path", "dir", "exe"}) {
+                std::string_view rest = v;
+                if (!rest.starts_with(field)) continue;
+                rest.remove_prefix(field.size());
+                if (rest.starts_with("!=")) rest.remove_prefix(2);
+                else if (rest.starts_with("=")) rest.remove_prefix(1);
+                else continue;
+                out.emplace_back(rest);
+            }
+        }
+    }
+    return out;
+}
+
+// Why the kernel, resolving `path` in ktraild's mount namespace, would put
+// the rule on another directory than the host's; nullopt when it would not.
+std::optional<std::string> watched_elsewhere(const HostRoot& host, const std::string& path) {
+    auto dir = host.differing_dir(path);
+    if (!dir) return std::nullopt;
+    for (std::string_view tmp : {"/tmp", "/var/tmp"})
+        if (*dir == tmp || dir->starts_with(std::string(tmp) + "/"))
+            return fmt::format("'{}': ktraild's {} is not the host's (PrivateTmp= in its unit): the kernel would watch "
+                               "the wrong directory; watch a path outside /tmp and /var/tmp, or remove PrivateTmp=",
+                               path, tmp);
+    return fmt::format("'{}': ktraild's {} is not the host's (its unit gives it a mount namespace where another file "
+                       "system is there: ProtectHome=yes or tmpfs, TemporaryFileSystem=, BindPaths=): the kernel would "
+                       "watch the wrong directory; watch another path, or remove that setting",
+                       path, *dir);
+}
+
+}  // namespace
+
 void parse_rules_text(std::string_view text, const std::string& name, const ParseOptions& options, ParsedRules& out) {
     size_t lineno = 0, pos = 0;
     while (pos <= text.size()) {
@@ -295,7 +337,12 @@ void parse_rules_text(std::string_view text, const std::string& name, const Pars
                     r.data.pop_back();
                     r.remove = true;
                 }
-                out.rules.push_back(std::move(r));
+                std::optional<std::string> elsewhere;
+                if (options.host_root && !r.remove)  // a removal matches the rule's text, resolves nothing
+                    for (const auto& p : kernel_resolved_paths(args))
+                        if ((elsewhere = watched_elsewhere(*options.host_root, p))) break;
+                if (elsewhere) error(std::move(*elsewhere));
+                else out.rules.push_back(std::move(r));
             }
         }
         if (end == text.size()) break;

@@ -13,6 +13,7 @@
 
 #include "util/error.h"
 #include "util/guardian.h"
+#include "util/host_root.h"
 
 namespace ktrail::audit {
 
@@ -52,6 +53,12 @@ Result<std::vector<uint8_t>> encode_rule(const std::vector<std::string>& args);
 struct ParseOptions {
     bool allow_lock = false;  // accept -e 2 (locks the configuration until reboot)
     bool allow_panic = false; // accept -f 2 (panic on audit failure)
+    // The kernel resolves the paths of watches (-w, -F path=, dir=, exe=) in
+    // the namespace of the process that adds them: ktraild's. With the host's
+    // root given, a rule whose path names another directory there than on
+    // the host (PrivateTmp= in ktraild's unit and a watch under /tmp) is
+    // refused. Not owned; nullptr: no check (`ktrail rules check`).
+    const HostRoot* host_root = nullptr;
 };
 
 // Parses and encodes a rules file; every error has its file:line.

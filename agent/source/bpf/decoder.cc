@@ -154,7 +154,7 @@ std::expected<Decoded, DecodeError> decode_syscall(const DecodeContext& ctx, con
     // Paths: a kernel-resolved fd path is final; (dir, name) pairs and plain
     // strings are finished here. Only the object path (the first (dir, name)
     // pair) follows a final symlink, and only when the call did.
-    bool resolve_fs = r.task.mnt_ns == ctx.agent_mnt_ns;
+    int root_fd = r.task.mnt_ns == ctx.host_mnt_ns ? ctx.host_root_fd : kLexicalOnly;
     bool follow = follows_final_symlink(*info, r.arg);
     std::string path[2];
     bool follow_used = false;
@@ -165,7 +165,7 @@ std::expected<Decoded, DecodeError> decode_syscall(const DecodeContext& ctx, con
                 path[i] = raw[i][0];  // from the opened file: already canonical
                 break;
             }
-            path[i] = resolve_path(raw[i][0], raw[i][1], follow && !follow_used, resolve_fs);
+            path[i] = resolve_path(raw[i][0], raw[i][1], follow && !follow_used, root_fd);
             follow_used = true;
             break;
         case KT_PATH_FD: path[i] = raw[i][0]; break;
@@ -357,12 +357,6 @@ std::expected<Decoded, DecodeError> Decoder::decode(std::span<const uint8_t> byt
     case KT_KIND_EXIT: return decode_exit(ctx_, rec, ev);
     default: return Err(DecodeError::kUnknownKind);
     }
-}
-
-uint32_t own_mount_namespace() {
-    struct stat st{};
-    if (stat("/proc/self/ns/mnt", &st) != 0) return 0;
-    return static_cast<uint32_t>(st.st_ino);
 }
 
 }  // namespace ktrail::bpf

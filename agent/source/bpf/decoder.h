@@ -34,7 +34,12 @@ struct Decoded {
 };
 
 struct DecodeContext {
-    uint32_t agent_mnt_ns = 0;  // paths of processes in it are resolved on disk
+    // Names passed by processes in the host's mount namespace are resolved
+    // on disk, under the host's root (util/host_root.h: ktraild's own
+    // namespace may differ); other processes' names, or every name when
+    // host_root_fd is kLexicalOnly, lexically (source/bpf/path_resolver.h).
+    uint32_t host_mnt_ns = 0;
+    int host_root_fd = -1;  // not owned
     const BootClock* clock = nullptr;
 };
 
@@ -47,8 +52,5 @@ public:
 private:
     DecodeContext ctx_;
 };
-
-// The agent's mount namespace inode (/proc/self/ns/mnt).
-uint32_t own_mount_namespace();
 
 }  // namespace ktrail::bpf
