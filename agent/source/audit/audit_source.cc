@@ -10,6 +10,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <string>
 
 namespace ktrail::audit {
 namespace {
@@ -43,6 +45,23 @@ Result<AuditStatus> status_on(int fd) {
 }
 
 bool process_alive(uint32_t pid) { return pid != 0 && (kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
+
+// Waits (up to `limit_ms`) until `pid` has exited: gone, or a zombie, whose
+// files (its audit socket among them) are closed. The guardian's pipe is
+// only one of those files: its EOF can come before the socket is released.
+void wait_exited(uint32_t pid, int limit_ms) {
+    std::string stat_path = fmt::format("/proc/{}/stat", pid);
+    for (int waited = 0; waited < limit_ms; waited += 5) {
+        std::ifstream in(stat_path);
+        std::string line;
+        if (!in || !std::getline(in, line)) return;
+        size_t paren = line.rfind(')');
+        if (paren == std::string::npos || paren + 2 >= line.size()) return;
+        char state = line[paren + 2];
+        if (state == 'Z' || state == 'X') return;
+        usleep(5000);
+    }
+}
 
 // Records the kernel sends: user-space and kernel event types, not replies.
 bool is_record(uint16_t type) { return type == 1005 || type == 1006 || type >= AUDIT_FIRST_USER_MSG; }
@@ -167,6 +186,9 @@ void AuditSource::start_guardian() {
     AuditStatus found = found_;
     bool changed_enabled = changed_enabled_, changed_backlog = changed_backlog_;
     guardian_ = Guardian::start([=] {
+        // The kernel lets only the registered daemon unregister itself, until
+        // it finds the daemon's socket gone: wait for that.
+        wait_exited(agent, 5000);
         int fd = audit_open();
         auto now = status_on(fd);
         // The agent is gone (perhaps not reaped yet: compare its pid).
