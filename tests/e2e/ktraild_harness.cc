@@ -7,9 +7,11 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 
 #include <regex>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -67,6 +69,9 @@ Agent start_agent(const TempDir& dir, std::vector<std::string> extra, bool as_no
     if (a.pid == 0) {
         int fd = open(a.err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(fd, STDERR_FILENO);
+        // Held across before_exec(): a mount namespace it makes may hide the
+        // build tree (a clone under /tmp, with PrivateTmp=).
+        int exe = open(KTRAILD, O_PATH | O_CLOEXEC);
         if (before_exec) {
             if (std::string e = before_exec(); !e.empty()) {
                 dprintf(STDERR_FILENO, "before exec: %s\n", e.c_str());
@@ -77,7 +82,8 @@ Agent start_agent(const TempDir& dir, std::vector<std::string> extra, bool as_no
         std::vector<char*> argv;
         for (auto& s : args) argv.push_back(s.data());
         argv.push_back(nullptr);
-        execv(argv[0], argv.data());
+        syscall(SYS_execveat, exe, "", argv.data(), environ, AT_EMPTY_PATH);
+        dprintf(STDERR_FILENO, "cannot run %s: %s\n", KTRAILD, strerror(errno));
         _exit(98);
     }
     return a;

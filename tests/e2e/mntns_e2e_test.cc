@@ -43,7 +43,9 @@ ktrail::test::UnitMounts unit_mounts_with(const std::string& work) {
 }
 
 Agent start_in_namespace(const TempDir& work, const ktrail::test::UnitMounts& m, std::vector<std::string> extra) {
-    extra.insert(extra.end(), {"--control", work / "ktraild.sock"});
+    // Nothing from the source tree: it may be under the host's /tmp, which
+    // ktraild does not see (the binary itself is held open by the harness).
+    extra.insert(extra.end(), {"--control", work / "ktraild.sock", "--no-default-rules"});
     return start_agent(work, extra, false, [&m] { return ktrail::test::apply_unit_mounts(m); });
 }
 
